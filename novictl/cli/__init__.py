@@ -1,0 +1,1 @@
+"""The command-line face: a Typer app, one module per command group, errors rendered in one place."""

@@ -1,0 +1,114 @@
+"""The root of the CLI: global options, command registration, and the one place errors become exit codes.
+
+Command modules import only typer and light modules at import time; anything heavy (fastapi, uvicorn, redis,
+apscheduler, rich tables) is imported inside the command that needs it, so ``novictl --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import click
+import typer
+
+from novictl import __version__
+from novictl.cli import commands
+from novictl.cli.context import App, get_app
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="novictl",
+    help="Manage Novita.ai GPU instances and stop the idle ones before they burn money.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+commands.register(app)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"novictl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="Config file to read (default: $NOVICTL_CONFIG or ~/.config/novictl/config.toml).",
+            envvar="NOVICTL_CONFIG",
+            show_envvar=False,
+        ),
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+    no_color: Annotated[bool, typer.Option("--no-color", help="No colour in the output.")] = False,
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More log output.")] = 0,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for unexpected errors.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """Manage Novita.ai GPU instances and stop the idle ones before they burn money."""
+    state = get_app(ctx)
+    state.config_path = config
+    state.json_output = json_output
+    state.no_color = no_color
+    state.verbose = verbose
+    state.debug = debug
+
+
+def _exit(code: int) -> NoReturn:
+    sys.stdout.flush()
+    raise SystemExit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI. Translates every :class:`NovictlError` into a message, a hint and an exit code."""
+    from novictl.errors import NovictlError
+
+    state = App()
+    command = typer.main.get_command(app)
+    try:
+        command.main(args=argv, prog_name="novictl", standalone_mode=False, obj=state)
+    except NovictlError as error:
+        from novictl.cli.output import print_error
+
+        print_error(state, error, as_json=state.wants_json())
+        if state.debug:
+            raise
+        _exit(error.exit_code)
+    except click.exceptions.Abort:
+        sys.stderr.write("aborted\n")
+        _exit(130)
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        _exit(130)
+    except click.exceptions.Exit as done:
+        _exit(done.exit_code)
+    except click.ClickException as usage:
+        usage.show()
+        _exit(usage.exit_code)
+    except Exception:
+        if state.debug:
+            raise
+        import traceback
+
+        sys.stderr.write(
+            "error: an unexpected error happened inside novictl; run again with --debug for the traceback\n"
+        )
+        # The last frame's summary helps a bug report without printing locals (which could hold secrets).
+        last = traceback.extract_tb(sys.exc_info()[2])[-1:]
+        if last:
+            sys.stderr.write(f"  at {last[0].filename}:{last[0].lineno} ({sys.exc_info()[0].__name__})\n")
+        _exit(1)
+    _exit(0)

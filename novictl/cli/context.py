@@ -1,0 +1,67 @@
+"""The application object every command receives: global flags, settings (loaded once, lazily), output."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from novictl.config import LoadedSettings, Settings
+    from novictl.novita.client import NovitaClient
+
+__all__ = ["App", "get_app"]
+
+
+@dataclass
+class App:
+    """What a command needs beyond its own arguments. Built by the root callback, one per invocation."""
+
+    config_path: Path | None = None
+    json_output: bool = False
+    no_color: bool = False
+    verbose: int = 0
+    debug: bool = False
+    overrides: dict[str, Any] = field(default_factory=dict)
+    _loaded: LoadedSettings | None = None
+
+    def wants_json(self, flag: bool = False) -> bool:
+        """JSON when the command's ``--json``, the global ``--json`` or ``NOVICTL_OUTPUT=json`` asks for it."""
+        return flag or self.json_output or os.environ.get("NOVICTL_OUTPUT", "").lower() == "json"
+
+    @property
+    def color(self) -> bool:
+        return not self.no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
+
+    def loaded(self, **extra_overrides: Any) -> LoadedSettings:
+        """Settings with their sources. Flags a command passes here win over everything else."""
+        from novictl.config import load_settings
+
+        if self._loaded is None or extra_overrides:
+            loaded = load_settings(config_path=self.config_path, overrides={**self.overrides, **extra_overrides})
+            if extra_overrides:
+                return loaded
+            self._loaded = loaded
+        return self._loaded
+
+    @property
+    def settings(self) -> Settings:
+        return self.loaded().settings
+
+    def novita_client(self) -> NovitaClient:
+        """A Novita client built from the settings (use it as ``async with``)."""
+        from novictl.novita.client import NovitaClient
+
+        return NovitaClient.from_settings(self.settings.novita)
+
+
+def get_app(ctx: typer.Context) -> App:
+    """The :class:`App` the root callback stored on the click context (a fresh one when run standalone)."""
+    root = ctx.find_root()
+    if not isinstance(root.obj, App):
+        root.obj = App()
+    return root.obj

@@ -1,0 +1,86 @@
+"""Rendering for people (rich tables, plain text) and for scripts (JSON), and errors in either form."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from novictl.cli.context import App
+    from novictl.errors import NovictlError
+
+__all__ = ["console", "print_error", "print_json", "print_table", "to_jsonable"]
+
+
+def to_jsonable(value: Any) -> Any:
+    """Models, datetimes and containers as plain JSON data (camelCase aliases where models define them)."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", by_alias=True)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_jsonable(v) for v in value]
+    return value
+
+
+def print_json(value: Any, *, file: Any = None) -> None:
+    """Print ``value`` as indented JSON with sorted-stable keys (insertion order) and a trailing newline."""
+    out = file or sys.stdout
+    out.write(json.dumps(to_jsonable(value), indent=2, ensure_ascii=False) + "\n")
+    out.flush()
+
+
+def console(app: App, *, stderr: bool = False) -> Console:
+    """A rich console honouring ``--no-color``, ``NO_COLOR`` and whether the stream is a terminal."""
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(
+        file=stream,
+        no_color=app.no_color or not stream.isatty(),
+        highlight=False,
+        soft_wrap=not stream.isatty(),
+    )
+
+
+def print_table(
+    app: App,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    title: str | None = None,
+    empty: str = "nothing to show",
+) -> None:
+    """A table for people; ``empty`` is printed instead when there are no rows."""
+    from rich.table import Table
+
+    out = console(app)
+    if not rows:
+        out.print(empty)
+        return
+    table = Table(title=title, header_style="bold", box=None, pad_edge=False)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*("" if cell is None else str(cell) for cell in row))
+    out.print(table)
+
+
+def print_error(app: App | None, error: NovictlError, *, as_json: bool) -> None:
+    """The one place a :class:`NovictlError` becomes output: JSON on stdout, or text on stderr."""
+    if as_json:
+        print_json({"error": error.to_dict()})
+        return
+    lines = [f"error: {error.message}"]
+    if error.hint:
+        lines.append(f"hint: {error.hint}")
+    sys.stderr.write("\n".join(lines) + "\n")
