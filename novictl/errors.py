@@ -16,6 +16,7 @@ HTTP API) translate a :class:`NovictlError` in exactly one place each; nothing e
     │   ├── LockHeld                                      e.g. "sync already running"
     │   └── NovitaStateConflict                           Novita's "invalid state change"
     ├── StoreError                    exit 1   http 503   the state store cannot be read or written
+    ├── WaitTimeout                   exit 1   http 504   an instance did not reach a state in time
     └── NovitaError                   exit 1   http 502   anything Novita answered that we cannot use
         ├── NovitaAuthError           exit 3   http 502   401 / 403: a missing or wrong API key
         ├── NovitaBadRequest          exit 1   http 400   another 4xx, with Novita's reason and message
@@ -48,6 +49,7 @@ __all__ = [
     "NovitaUnavailable",
     "StoreError",
     "UsageError",
+    "WaitTimeout",
 ]
 
 
@@ -131,6 +133,13 @@ class StoreError(NovictlError):
 
     code = "store_unavailable"
     http_status = 503
+
+
+class WaitTimeout(NovictlError):
+    """An instance did not reach the wanted state before the timeout; nothing was undone."""
+
+    code = "wait_timeout"
+    http_status = 504
 
 
 class NovitaError(NovictlError):

@@ -22,6 +22,7 @@ GROUPS: list[tuple[str, str]] = [
 VERBS: list[str] = [
     "novictl.cli.emulator_cmd",
     "novictl.cli.demo_cmd",
+    "novictl.cli.sync_cmd",
 ]
 
 

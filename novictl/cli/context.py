@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +15,7 @@ import typer
 if TYPE_CHECKING:
     from novictl.config import LoadedSettings, Settings
     from novictl.novita.client import NovitaClient
+    from novictl.store.base import StateStore
 
 __all__ = ["App", "get_app"]
 
@@ -51,6 +54,21 @@ class App:
     @property
     def settings(self) -> Settings:
         return self.loaded().settings
+
+    def open_store(self) -> AbstractAsyncContextManager[StateStore]:
+        """The state store chosen by the settings (use it as ``async with``; closed on exit)."""
+
+        @asynccontextmanager
+        async def opened() -> AsyncIterator[StateStore]:
+            from novictl.store import open_store
+
+            store = await open_store(self.settings.store)
+            try:
+                yield store
+            finally:
+                await store.close()
+
+        return opened()
 
     def novita_client(self) -> NovitaClient:
         """A Novita client built from the settings (use it as ``async with``)."""

@@ -1,0 +1,160 @@
+"""``novictl demo``: a narrated tour against the bundled emulator, on embedded defaults, touching nothing real."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from novictl.cli.context import App, get_app
+from novictl.cli.output import console, print_table
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from novictl.novita.client import NovitaClient
+    from novictl.novita.models import Instance
+    from novictl.store.base import StateStore
+
+__all__ = ["register"]
+
+_OUTSIDE = ("notebook-alice", "batch-etl", "old-experiment")
+
+
+def register(root: typer.Typer) -> None:
+    root.command("demo")(demo)
+
+
+def demo(
+    ctx: typer.Context,
+    step_delay: Annotated[
+        str, typer.Option("--step-delay", help="How long each emulated lifecycle step takes.")
+    ] = "300ms",
+) -> None:
+    """Walk through novictl against a local Novita emulator: prices, sync, create --wait, list, stop.
+
+    Starts the bundled emulator on a free loopback port with a throw-away SQLite store; nothing real is
+    touched and no API key is needed. Exits 0 when every step worked.
+    """
+    from novictl.core.durations import parse_duration
+    from novictl.emulator import EmulatorConfig, EmulatorServer
+
+    app = get_app(ctx)
+    delay = parse_duration(step_delay).total_seconds()
+    out = console(app)
+    key = secrets.token_hex(16)
+    with tempfile.TemporaryDirectory(prefix="novictl-demo-") as tmp:
+        config = EmulatorConfig(api_key=key, step_delay=delay)
+        with EmulatorServer(config) as emulator:
+            demo_app = App(
+                no_color=app.no_color,
+                config_path=Path(tmp) / "absent.toml",
+                overrides={
+                    "novita.base_url": emulator.base_url,
+                    "novita.api_key": key,
+                    "store.url": f"sqlite:///{Path(tmp) / 'state.db'}",
+                },
+            )
+            for name in _OUTSIDE:
+                emulator.state.seed_instances(1, name=name)
+            out.print(f"[bold]novictl demo[/bold] — a Novita emulator is serving at {emulator.base_url}")
+            out.print(f"state store: {Path(tmp) / 'state.db'} (SQLite, deleted afterwards)\n")
+            asyncio.run(_tour(demo_app, out, delay))
+    out.print("\n[bold green]demo finished[/bold green] — everything above ran against the emulator.")
+
+
+async def _tour(app: App, out: Console, delay: float) -> None:
+    from novictl.core.sync import SyncOptions, sync_instances
+
+    settings = app.settings
+    async with app.novita_client() as client, app.open_store() as store:
+        _step(out, 1, "Products and prices (cheapest first)", "novictl products")
+        product_id = await _show_products(app, client)
+
+        _step(out, 2, "Sync adopts instances made outside novictl", "novictl sync")
+        options = SyncOptions.from_settings(settings.sync, page_size=settings.novita.page_size)
+        result = await sync_instances(client=client, store=store, options=options)
+        out.print(f"seen {result.seen}, adopted {result.adopted}: " + ", ".join(c.name for c in result.changes))
+
+        _step(out, 3, "Create an instance on the cheapest RTX 4090 and wait", "novictl create trainer --wait")
+        instance = await _create_and_wait(out, client, product_id, delay)
+
+        _step(out, 4, "List what novictl knows", "novictl list")
+        await sync_instances(client=client, store=store, options=options)
+        await _show_list(app, store)
+
+        _step(out, 5, "Stop it and wait", f"novictl stop {instance.name} --wait")
+        await _stop_and_wait(out, client, instance, delay)
+
+
+def _step(out: Console, number: int, title: str, command: str) -> None:
+    out.print(f"\n[bold cyan]{number}. {title}[/bold cyan]  [dim]$ {command}[/dim]")
+
+
+async def _show_products(app: App, client: NovitaClient) -> str:
+    from novictl.core.products import pick_cheapest, sort_by_price
+
+    products = sort_by_price(await client.list_products())
+    rows = [
+        (p.id, p.name, f"${p.price_usd:.2f}", ", ".join(p.cluster_ids) or "any", "yes" if p.available_deploy else "no")
+        for p in products
+    ]
+    print_table(app, ["product", "GPU", "$/GPU/h", "regions", "available"], rows)
+    cheapest, _ = pick_cheapest(products, gpu="4090")
+    return cheapest.id
+
+
+async def _create_and_wait(out: Console, client: NovitaClient, product_id: str, delay: float) -> Instance:
+    from novictl.core.lifecycle import wait_for_status
+    from novictl.novita.models import CreateInstanceRequest
+
+    request = CreateInstanceRequest(
+        name="trainer",
+        product_id=product_id,
+        gpu_num=1,
+        rootfs_size=50,
+        image_url="pytorch/pytorch:latest",
+        kind="gpu",
+        ports="8888/http, 22/tcp",
+    )
+    instance_id = await client.create_instance(request)
+    out.print(f"created {instance_id} on {product_id}")
+    instance = await wait_for_status(
+        client,
+        instance_id,
+        {"running"},
+        timeout=60 + delay * 20,
+        poll_interval=max(delay / 2, 0.05),
+        on_status=lambda i: out.print(f"  … {i.status}"),
+    )
+    out.print(f"[green]running[/green]: {instance.name} ({instance.id})")
+    return instance
+
+
+async def _show_list(app: App, store: StateStore) -> None:
+    records = sorted(await store.get_all(), key=lambda r: r.name)
+    rows = [
+        (r.name, r.id, r.status, r.product_name or "", r.region or "",
+         f"${r.price_per_hour:.2f}" if r.price_per_hour is not None else "")
+        for r in records
+    ]  # fmt: skip
+    print_table(app, ["name", "id", "status", "GPU", "region", "$/h"], rows)
+
+
+async def _stop_and_wait(out: Console, client: NovitaClient, instance: Instance, delay: float) -> None:
+    from novictl.core.lifecycle import wait_for_status
+
+    await client.stop_instance(instance.id)
+    await wait_for_status(
+        client,
+        instance.id,
+        {"exited"},
+        timeout=60 + delay * 20,
+        poll_interval=max(delay / 2, 0.05),
+        on_status=lambda i: out.print(f"  … {i.status}"),
+    )
+    out.print(f"[green]stopped[/green]: {instance.name} — it no longer bills GPU time")

@@ -1,0 +1,57 @@
+"""Waiting for an instance to reach a state, with progress, without ever undoing anything on failure."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Collection
+from typing import TYPE_CHECKING
+
+from novictl.errors import NovictlError, WaitTimeout
+
+if TYPE_CHECKING:
+    from novictl.novita.client import NovitaClient
+    from novictl.novita.models import Instance
+
+__all__ = ["wait_for_status"]
+
+
+async def wait_for_status(
+    client: NovitaClient,
+    instance_id: str,
+    targets: Collection[str],
+    *,
+    timeout: float = 600.0,
+    poll_interval: float = 2.0,
+    on_status: Callable[[Instance], None] | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> Instance:
+    """Poll until the instance's status is one of ``targets``; ``on_status`` hears every status seen.
+
+    Raises :class:`WaitTimeout` after ``timeout`` seconds and :class:`NovictlError` if the instance reports
+    a ``statusError`` while not heading for the target (a failed create or start). Nothing is deleted or
+    stopped on failure: the caller decides.
+    """
+    deadline = monotonic() + timeout
+    last_status: str | None = None
+    while True:
+        instance = await client.get_instance(instance_id)
+        if instance.status != last_status:
+            last_status = instance.status
+            if on_status is not None:
+                on_status(instance)
+        if instance.status in targets:
+            return instance
+        error = instance.status_error
+        if error is not None and error.message and instance.status in ("exited", "removed"):
+            raise NovictlError(
+                f"instance {instance_id} failed: {error.message}",
+                hint=f"inspect it with: novictl show {instance_id}",
+            )
+        if monotonic() >= deadline:
+            raise WaitTimeout(
+                f"instance {instance_id} is still {instance.status} after {timeout:.0f}s",
+                hint=f"it may still get there; check with: novictl show {instance_id}",
+            )
+        await sleep(poll_interval)

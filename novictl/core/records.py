@@ -1,0 +1,90 @@
+"""How a live Novita instance becomes (or updates) novictl's own :class:`InstanceRecord`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from novictl.store.records import InstanceRecord
+
+if TYPE_CHECKING:
+    from novictl.novita.models import Instance, Product
+
+__all__ = ["RUNNING", "STOPPED", "TERMINATED", "hourly_price", "record_from_instance", "tracked_fields"]
+
+RUNNING = "running"
+STOPPED = "exited"
+# Not a Novita status: novictl's mark for a record whose instance is gone from Novita.
+TERMINATED = "terminated"
+
+# Fields that come from Novita; a sync writes a record only when one of these changed.
+_TRACKED = (
+    "name",
+    "status",
+    "product_id",
+    "product_name",
+    "region",
+    "gpu_count",
+    "price_per_hour",
+    "created_at",
+    "last_started_at",
+    "last_stopped_at",
+    "image_url",
+    "billing_mode",
+    "terminated_at",
+)
+
+
+def tracked_fields(record: InstanceRecord) -> tuple[Any, ...]:
+    """The Novita-sourced part of a record, for change detection."""
+    return tuple(getattr(record, name) for name in _TRACKED)
+
+
+def hourly_price(product: Product | None, gpu_count: int, billing_mode: str | None) -> float | None:
+    """USD per hour for the whole instance: the product's per-GPU price times the GPU count."""
+    if product is None:
+        return None
+    per_gpu = product.spot_price_usd if billing_mode == "spot" and product.spot_price_usd else product.price_usd
+    return round(per_gpu * max(gpu_count, 1), 6)
+
+
+def record_from_instance(
+    instance: Instance,
+    existing: InstanceRecord | None,
+    product: Product | None,
+    now: datetime,
+) -> InstanceRecord:
+    """Merge what Novita says now into what we knew; keeps novictl's own fields (pings, pins, overrides).
+
+    Novita does not always send start/stop times. When it does not, a transition we observe is dated
+    ``now``: a later start time can only make an instance look *more* recently active, never idle early.
+    """
+    base = existing or InstanceRecord(id=instance.id, name=instance.name or instance.id, status=instance.status,
+                                      first_seen_at=now)  # fmt: skip
+    was = base.status if existing else None
+    gpu_count = instance.gpu_num or base.gpu_count or 1
+    last_started = instance.last_started_at or base.last_started_at
+    if instance.status == RUNNING and was not in (None, RUNNING) and instance.last_started_at is None:
+        last_started = now
+    last_stopped = instance.last_stopped_at or base.last_stopped_at
+    if instance.status == STOPPED and was not in (None, STOPPED) and instance.last_stopped_at is None:
+        last_stopped = now
+    price = hourly_price(product, gpu_count, instance.billing_mode)
+    return base.model_copy(
+        update={
+            "name": instance.name or base.name,
+            "status": instance.status,
+            "product_id": instance.product_id or base.product_id,
+            "product_name": instance.product_name or base.product_name,
+            "region": instance.cluster_name or instance.cluster_id or base.region,
+            "gpu_count": gpu_count,
+            "price_per_hour": price if price is not None else base.price_per_hour,
+            "created_at": instance.created_at or base.created_at,
+            "last_started_at": last_started,
+            "last_stopped_at": last_stopped,
+            "image_url": instance.image_url or base.image_url,
+            "billing_mode": instance.billing_mode or base.billing_mode,
+            "terminated_at": None,
+            "last_synced_at": now,
+        }
+    )

@@ -1,0 +1,66 @@
+"""The CLI's shape: light to start, every command documented in its help and in the README."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import typer
+
+from novictl.cli.app import app
+
+ROOT = Path(__file__).resolve().parents[2]
+HEAVY = ("fastapi", "uvicorn", "redis", "apscheduler", "starlette", "novictl.emulator", "novictl.store.redis")
+
+
+def _commands() -> list[tuple[str, click.Command]]:
+    root = typer.main.get_command(app)
+    assert isinstance(root, click.Group)
+    found: list[tuple[str, click.Command]] = []
+
+    def walk(prefix: str, group: click.Group) -> None:
+        for name, command in group.commands.items():
+            path = f"{prefix} {name}".strip()
+            found.append((path, command))
+            if isinstance(command, click.Group):
+                walk(path, command)
+
+    walk("", root)
+    return found
+
+
+def test_help_does_not_import_heavy_modules() -> None:
+    code = (
+        "import sys\n"
+        "from novictl.cli.app import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "Usage" in done.stdout
+    assert done.stdout.strip().splitlines()[-1] == "", f"--help imported: {done.stdout.splitlines()[-1]}"
+
+
+def test_python_dash_m_runs_the_cli() -> None:
+    done = subprocess.run([sys.executable, "-m", "novictl", "--version"], capture_output=True, text=True)
+    assert done.returncode == 0
+    assert done.stdout.startswith("novictl ")
+
+
+def test_every_command_has_help_text() -> None:
+    missing = [path for path, command in _commands() if not (command.help or "").strip()]
+    assert not missing, f"commands without help text: {missing}"
+
+
+def test_every_command_appears_in_the_readme() -> None:
+    readme = (ROOT / "README.md").read_text()
+    missing = [path for path, _ in _commands() if f"novictl {path}" not in readme]
+    assert not missing, f"commands not mentioned in README.md: {missing}"
+
+
+def test_unknown_command_is_a_usage_error() -> None:
+    done = subprocess.run([sys.executable, "-m", "novictl", "no-such-verb"], capture_output=True, text=True)
+    assert done.returncode == 2
+    assert "No such command" in done.stderr
