@@ -107,8 +107,9 @@ def main(argv: list[str] | None = None) -> None:
             "error: an unexpected error happened inside novictl; run again with --debug for the traceback\n"
         )
         # The last frame's summary helps a bug report without printing locals (which could hold secrets).
-        last = traceback.extract_tb(sys.exc_info()[2])[-1:]
-        if last:
-            sys.stderr.write(f"  at {last[0].filename}:{last[0].lineno} ({sys.exc_info()[0].__name__})\n")
+        kind, _, trace = sys.exc_info()
+        last = traceback.extract_tb(trace)[-1:]
+        if last and kind is not None:
+            sys.stderr.write(f"  at {last[0].filename}:{last[0].lineno} ({kind.__name__})\n")
         _exit(1)
     _exit(0)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from novictl.novita.client import NovitaClient
     from novictl.store.base import StateStore
 
-__all__ = ["App", "get_app"]
+__all__ = ["App", "JsonFlag", "get_app"]
 
 
 @dataclass
@@ -33,7 +33,7 @@ class App:
     _loaded: LoadedSettings | None = None
 
     def wants_json(self, flag: bool = False) -> bool:
-        """JSON when the command's ``--json``, the global ``--json`` or ``NOVICTL_OUTPUT=json`` asks for it."""
+        """JSON when a command's ``--json``, the global one or ``NOVICTL_OUTPUT=json`` asks for it."""
         return flag or self.json_output or os.environ.get("NOVICTL_OUTPUT", "").lower() == "json"
 
     @property
@@ -45,7 +45,9 @@ class App:
         from novictl.config import load_settings
 
         if self._loaded is None or extra_overrides:
-            loaded = load_settings(config_path=self.config_path, overrides={**self.overrides, **extra_overrides})
+            loaded = load_settings(
+                config_path=self.config_path, overrides={**self.overrides, **extra_overrides}
+            )
             if extra_overrides:
                 return loaded
             self._loaded = loaded
@@ -83,3 +85,15 @@ def get_app(ctx: typer.Context) -> App:
     if not isinstance(root.obj, App):
         root.obj = App()
     return root.obj
+
+
+def _json_requested(ctx: typer.Context, value: bool) -> bool:
+    # A command's own --json must also make its *errors* JSON; the error edge reads the App's flag.
+    if value:
+        get_app(ctx).json_output = True
+    return value
+
+
+JsonFlag = Annotated[
+    bool, typer.Option("--json", help="Print JSON for scripts.", callback=_json_requested, is_eager=True)
+]

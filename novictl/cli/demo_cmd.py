@@ -1,4 +1,4 @@
-"""``novictl demo``: a narrated tour against the bundled emulator, on embedded defaults, touching nothing real."""
+"""``novictl demo``: a narrated tour against the bundled emulator; nothing real is touched."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = ["register"]
 
-_OUTSIDE = ("notebook-alice", "batch-etl", "old-experiment")
+_OUTSIDE_COUNT = 3
 
 
 def register(root: typer.Typer) -> None:
@@ -59,8 +59,8 @@ def demo(
                     "store.url": f"sqlite:///{Path(tmp) / 'state.db'}",
                 },
             )
-            for name in _OUTSIDE:
-                emulator.state.seed_instances(1, name=name)
+            # Instances someone made in Novita's console: sync must adopt them.
+            emulator.state.seed_instances(_OUTSIDE_COUNT)
             out.print(f"[bold]novictl demo[/bold] — a Novita emulator is serving at {emulator.base_url}")
             out.print(f"state store: {Path(tmp) / 'state.db'} (SQLite, deleted afterwards)\n")
             asyncio.run(_tour(demo_app, out, delay))
@@ -78,7 +78,9 @@ async def _tour(app: App, out: Console, delay: float) -> None:
         _step(out, 2, "Sync adopts instances made outside novictl", "novictl sync")
         options = SyncOptions.from_settings(settings.sync, page_size=settings.novita.page_size)
         result = await sync_instances(client=client, store=store, options=options)
-        out.print(f"seen {result.seen}, adopted {result.adopted}: " + ", ".join(c.name for c in result.changes))
+        out.print(
+            f"seen {result.seen}, adopted {result.adopted}: " + ", ".join(c.name for c in result.changes)
+        )
 
         _step(out, 3, "Create an instance on the cheapest RTX 4090 and wait", "novictl create trainer --wait")
         instance = await _create_and_wait(out, client, product_id, delay)
@@ -100,7 +102,13 @@ async def _show_products(app: App, client: NovitaClient) -> str:
 
     products = sort_by_price(await client.list_products())
     rows = [
-        (p.id, p.name, f"${p.price_usd:.2f}", ", ".join(p.cluster_ids) or "any", "yes" if p.available_deploy else "no")
+        (
+            p.id,
+            p.name,
+            f"${p.price_usd:.2f}",
+            ", ".join(p.cluster_ids) or "any",
+            "yes" if p.available_deploy else "no",
+        )
         for p in products
     ]
     print_table(app, ["product", "GPU", "$/GPU/h", "regions", "available"], rows)
@@ -127,7 +135,7 @@ async def _create_and_wait(out: Console, client: NovitaClient, product_id: str, 
         client,
         instance_id,
         {"running"},
-        timeout=60 + delay * 20,
+        timeout_seconds=60 + delay * 20,
         poll_interval=max(delay / 2, 0.05),
         on_status=lambda i: out.print(f"  … {i.status}"),
     )
@@ -153,7 +161,7 @@ async def _stop_and_wait(out: Console, client: NovitaClient, instance: Instance,
         client,
         instance.id,
         {"exited"},
-        timeout=60 + delay * 20,
+        timeout_seconds=60 + delay * 20,
         poll_interval=max(delay / 2, 0.05),
         on_status=lambda i: out.print(f"  … {i.status}"),
     )

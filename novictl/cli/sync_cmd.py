@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from novictl.cli.context import get_app
+from novictl.cli.context import JsonFlag, get_app
 from novictl.cli.output import print_json, print_table
 
 __all__ = ["register"]
@@ -19,11 +19,13 @@ def register(root: typer.Typer) -> None:
 
 def sync(
     ctx: typer.Context,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Report what would change; write nothing.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Report what would change; write nothing.")
+    ] = False,
     keep_obsolete: Annotated[
         bool, typer.Option("--keep-obsolete", help="Leave records of instances gone from Novita alone.")
     ] = False,
-    json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    json_output: JsonFlag = False,
 ) -> None:
     """Read every instance from Novita and update the local store.
 

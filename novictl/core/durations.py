@@ -12,7 +12,7 @@ _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 
 
 def parse_duration(text: str) -> timedelta:
-    """Parse ``"2h"``, ``"1h30m"``, ``"500ms"`` or a bare number of seconds; raise ``ValueError`` otherwise."""
+    """Parse ``"2h"``, ``"1h30m"``, ``"500ms"`` or a bare number of seconds; ``ValueError`` otherwise."""
     raw = text.strip().lower().replace(" ", "")
     if not raw:
         raise ValueError("empty duration")

@@ -21,7 +21,7 @@ async def wait_for_status(
     instance_id: str,
     targets: Collection[str],
     *,
-    timeout: float = 600.0,
+    timeout_seconds: float = 600.0,
     poll_interval: float = 2.0,
     on_status: Callable[[Instance], None] | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -29,11 +29,11 @@ async def wait_for_status(
 ) -> Instance:
     """Poll until the instance's status is one of ``targets``; ``on_status`` hears every status seen.
 
-    Raises :class:`WaitTimeout` after ``timeout`` seconds and :class:`NovictlError` if the instance reports
+    Raises :class:`WaitTimeout` after ``timeout_seconds`` and :class:`NovictlError` if the instance reports
     a ``statusError`` while not heading for the target (a failed create or start). Nothing is deleted or
     stopped on failure: the caller decides.
     """
-    deadline = monotonic() + timeout
+    deadline = monotonic() + timeout_seconds
     last_status: str | None = None
     while True:
         instance = await client.get_instance(instance_id)
@@ -51,7 +51,7 @@ async def wait_for_status(
             )
         if monotonic() >= deadline:
             raise WaitTimeout(
-                f"instance {instance_id} is still {instance.status} after {timeout:.0f}s",
+                f"instance {instance_id} is still {instance.status} after {timeout_seconds:.0f}s",
                 hint=f"it may still get there; check with: novictl show {instance_id}",
             )
         await sleep(poll_interval)

@@ -44,7 +44,9 @@ def hourly_price(product: Product | None, gpu_count: int, billing_mode: str | No
     """USD per hour for the whole instance: the product's per-GPU price times the GPU count."""
     if product is None:
         return None
-    per_gpu = product.spot_price_usd if billing_mode == "spot" and product.spot_price_usd else product.price_usd
+    per_gpu = (
+        product.spot_price_usd if billing_mode == "spot" and product.spot_price_usd else product.price_usd
+    )
     return round(per_gpu * max(gpu_count, 1), 6)
 
 
@@ -59,8 +61,9 @@ def record_from_instance(
     Novita does not always send start/stop times. When it does not, a transition we observe is dated
     ``now``: a later start time can only make an instance look *more* recently active, never idle early.
     """
-    base = existing or InstanceRecord(id=instance.id, name=instance.name or instance.id, status=instance.status,
-                                      first_seen_at=now)  # fmt: skip
+    base = existing or InstanceRecord(
+        id=instance.id, name=instance.name or instance.id, status=instance.status, first_seen_at=now
+    )
     was = base.status if existing else None
     gpu_count = instance.gpu_num or base.gpu_count or 1
     last_started = instance.last_started_at or base.last_started_at

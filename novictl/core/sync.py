@@ -43,9 +43,14 @@ _CONFIRM_CONCURRENCY = 8
 
 
 class SyncSettingsLike(Protocol):
-    remove_obsolete_instances: bool
-    obsolete_instance_retention_days: int
-    lock_ttl_seconds: float
+    """The part of ``settings.sync`` a sync needs."""
+
+    @property
+    def remove_obsolete_instances(self) -> bool: ...
+    @property
+    def obsolete_instance_retention_days(self) -> float: ...
+    @property
+    def lock_ttl_seconds(self) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -158,7 +163,9 @@ async def _sync(client: NovitaClient, store: StateStore, options: SyncOptions, c
         _apply_live(instance, records.get(instance.id), prices, now, result, writes, events)
 
     missing = [
-        r for r in records.values() if r.id not in live_ids and r.terminated_at is None and r.status != TERMINATED
+        r
+        for r in records.values()
+        if r.id not in live_ids and r.terminated_at is None and r.status != TERMINATED
     ]
     removals: list[str] = []
     if options.handle_obsolete and missing:
@@ -169,7 +176,9 @@ async def _sync(client: NovitaClient, store: StateStore, options: SyncOptions, c
         if record.terminated_at is not None and record.terminated_at <= cutoff and record.id not in removals:
             removals.append(record.id)
             result.purged += 1
-            result.changes.append(SyncChange(record.id, record.name, "purged", f"terminated {record.terminated_at}"))
+            result.changes.append(
+                SyncChange(record.id, record.name, "purged", f"terminated {record.terminated_at}")
+            )
 
     if not options.dry_run:
         if writes:
