@@ -1,0 +1,222 @@
+"""Building a client (settings, base URL, headers, secrets) and answers the emulator cannot give.
+
+``httpx.MockTransport`` is used only for what the emulator cannot produce: gateway HTML pages, empty
+bodies, odd error shapes, and a look at the request headers actually sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from novictl import __version__
+from novictl.errors import (
+    ConfigError,
+    NovitaAuthError,
+    NovitaBadRequest,
+    NovitaError,
+    NovitaNotFound,
+    NovitaUnavailable,
+)
+from novictl.novita import DEFAULT_BASE_URL, CreateInstanceRequest, NovitaClient, normalize_base_url
+from tests.fixtures.novita import RecordingSleep
+
+SECRET_KEY = "sk-very-secret-key-123"
+
+
+@dataclass(frozen=True)
+class FakeNovitaSettings:
+    """Stands in for ``settings.novita`` (another engineer's config module) with the same attributes."""
+
+    api_key: SecretStr | None
+    base_url: str = DEFAULT_BASE_URL
+    timeout_seconds: float = 30
+    connect_timeout_seconds: float = 10
+    max_attempts: int = 4
+    max_retry_seconds: float = 60
+    breaker_failure_threshold: int = 5
+    breaker_reset_seconds: float = 30
+    page_size: int = 100
+
+
+def _request(name: str = "x") -> CreateInstanceRequest:
+    return CreateInstanceRequest(product_id="p", rootfs_size=10, image_url="img", name=name)
+
+
+def mock_client(handler: Any, **options: Any) -> NovitaClient:
+    return NovitaClient(
+        api_key=SECRET_KEY, transport=httpx.MockTransport(handler), sleep=RecordingSleep(), **options
+    )
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        "https://api.novita.ai/gpu-instance/openapi",
+        "https://api.novita.ai/gpu-instance/openapi/",
+        "https://api.novita.ai/gpu-instance/openapi/v1",
+        " https://api.novita.ai/gpu-instance/openapi/v1/ ",
+        "https://api.novita.ai",
+    ],
+)
+def test_normalize_base_url(given: str) -> None:
+    assert normalize_base_url(given) == "https://api.novita.ai/gpu-instance/openapi/v1"
+
+
+@pytest.mark.parametrize("bad", ["api.novita.ai/v1", "ftp://x/v1", ""])
+def test_normalize_base_url_rejects_non_http(bad: str) -> None:
+    with pytest.raises(ConfigError):
+        normalize_base_url(bad)
+
+
+def test_missing_key_is_a_config_error() -> None:
+    for settings in (FakeNovitaSettings(api_key=None), FakeNovitaSettings(api_key=SecretStr("  "))):
+        with pytest.raises(ConfigError) as caught:
+            NovitaClient.from_settings(settings)
+        assert "NOVITA_API_KEY is not set" in caught.value.message
+        assert caught.value.exit_code == 3
+        assert caught.value.hint
+    with pytest.raises(ConfigError):
+        NovitaClient(api_key="")
+
+
+async def test_from_settings_with_the_seed_base_url(emulator: Any) -> None:
+    seed_form = emulator.base_url.removesuffix("/v1")
+    settings = FakeNovitaSettings(
+        api_key=SecretStr(emulator.api_key),
+        base_url=seed_form,
+        max_attempts=2,
+        breaker_failure_threshold=7,
+        breaker_reset_seconds=12,
+        page_size=1,
+    )
+    sleeps = RecordingSleep()
+    async with NovitaClient.from_settings(settings, sleep=sleeps) as client:
+        assert client.base_url == emulator.base_url
+        assert (client.breaker.failure_threshold, client.breaker.reset_seconds) == (7, 12)
+        assert client.retry_policy.max_attempts == 2
+        emulator.state.script_fault("status", status=503, count=5, path="/clusters")
+        with pytest.raises(NovitaUnavailable):
+            await client.list_clusters()
+        assert emulator.state.calls["GET /clusters"] == 2
+        assert len(sleeps.calls) == 1
+        emulator.state.seed_instances(3)
+        assert len(await client.list_all_instances()) == 3
+        assert emulator.state.calls["GET /gpu/instances"] == 3  # page_size 1 from the settings
+
+
+async def test_sends_bearer_key_user_agent_and_clean_query() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"instances": [], "total": 0})
+
+    async with mock_client(handler) as client:
+        await client.list_instances_page(name="x")
+
+    request = seen[0]
+    assert request.headers["Authorization"] == f"Bearer {SECRET_KEY}"
+    assert request.headers["User-Agent"] == f"novictl/{__version__}"
+    assert request.url.path == "/gpu-instance/openapi/v1/gpu/instances"
+    assert dict(request.url.params) == {"pageNum": "1", "pageSize": "100", "name": "x"}
+    assert SECRET_KEY not in repr(client)
+    assert SECRET_KEY not in repr(client._http.headers)
+
+
+@pytest.mark.parametrize(
+    ("status", "content", "error_type", "text"),
+    [
+        (502, b"<html><body>Bad Gateway</body></html>", NovitaUnavailable, "Bad Gateway"),
+        (404, b"", NovitaNotFound, "Not Found"),
+        (403, b'{"reason": "FORBIDDEN"}', NovitaAuthError, "FORBIDDEN"),
+        (400, b'{"error": "quota exceeded"}', NovitaBadRequest, "quota exceeded"),
+        (400, b'{"error": {"message": "nested words"}}', NovitaBadRequest, "nested words"),
+        (422, b"plain text\n problem", NovitaBadRequest, "plain text problem"),
+        (
+            400,
+            b'{"code": 400, "reason": "RESOURCE_NOT_FOUND", "message": "no such thing"}',
+            NovitaNotFound,
+            "no such",
+        ),
+    ],
+)
+async def test_odd_error_bodies(
+    status: int, content: bytes, error_type: type[NovitaError], text: str
+) -> None:
+    async with mock_client(lambda request: httpx.Response(status, content=content), max_attempts=1) as client:
+        with pytest.raises(error_type) as caught:
+            await client.get_instance("abc")
+    assert text in caught.value.message
+    assert caught.value.status == status
+
+
+async def test_odd_success_bodies() -> None:
+    answers = iter(
+        [
+            httpx.Response(200, content=b""),  # an empty answer to a stop is fine
+            httpx.Response(200, content=b"not json"),
+            httpx.Response(200, json={"instance": {"id": "wrapped", "status": "running"}}),
+            httpx.Response(200, json={"instanceId": "alt-id"}),
+            httpx.Response(200, json={"data": "nonsense"}),
+        ]
+    )
+    async with mock_client(lambda request: next(answers)) as client:
+        await client.stop_instance("abc")
+        with pytest.raises(NovitaError, match="not JSON"):
+            await client.get_instance("abc")
+        assert (await client.get_instance("wrapped")).id == "wrapped"
+        assert await client.create_instance(_request()) == "alt-id"
+        with pytest.raises(NovitaError, match="not a list"):
+            await client.list_clusters()
+
+
+async def test_create_lost_answer_without_created_at_matches_only_a_creating_instance() -> None:
+    listed = {"instances": [{"id": "old", "name": "job", "status": "running"}], "total": 1}
+    posts = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal posts
+        if request.method == "POST":
+            posts += 1
+            raise httpx.ReadTimeout("lost", request=request)
+        return httpx.Response(200, json=listed)
+
+    async with mock_client(handler) as client:
+        with pytest.raises(NovitaUnavailable):
+            await client.create_instance(_request("job"))  # a running namesake is not ours
+        listed["instances"].append({"id": "new", "name": "job", "status": "toCreate"})
+        assert await client.create_instance(_request("job")) == "new"
+    assert posts == 2  # one POST per create call, never a second one
+
+
+async def test_paging_stops_on_a_short_page_without_total() -> None:
+    pages = {1: [{"id": f"i{n}"} for n in range(3)], 2: [{"id": "i3"}]}
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        return httpx.Response(200, json={"instances": pages.get(int(request.url.params["pageNum"]), [])})
+
+    async with mock_client(handler, page_size=3) as client:
+        assert [i.id for i in await client.list_all_instances()] == ["i0", "i1", "i2", "i3"]
+    assert calls == 2
+
+
+async def test_paging_stops_when_the_server_ignores_page_num() -> None:
+    same_page = {"instances": [{"id": "a"}, {"id": "b"}]}  # no total, always full, always the same
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        return httpx.Response(200, json=same_page)
+
+    async with mock_client(handler, page_size=2) as client:
+        assert [i.id for i in await client.list_all_instances()] == ["a", "b"]
+    assert calls == 2
