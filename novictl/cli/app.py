@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 from typing import Annotated, NoReturn
 
-import click
 import typer
 
 from novictl import __version__
@@ -18,6 +17,12 @@ from novictl.cli import commands
 from novictl.cli.context import App, get_app
 
 __all__ = ["app", "main"]
+
+# Typer 0.2x vendors click as typer._click; older releases use click itself. Errors come from whichever runs.
+try:
+    from typer._click import ClickException
+except ImportError:  # pragma: no cover - depends on the installed typer
+    from click import ClickException  # type: ignore[assignment]
 
 app = typer.Typer(
     name="novictl",
@@ -87,15 +92,15 @@ def main(argv: list[str] | None = None) -> None:
         if state.debug:
             raise
         _exit(error.exit_code)
-    except click.exceptions.Abort:
+    except typer.Abort:
         sys.stderr.write("aborted\n")
         _exit(130)
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         _exit(130)
-    except click.exceptions.Exit as done:
+    except typer.Exit as done:
         _exit(done.exit_code)
-    except click.ClickException as usage:
+    except ClickException as usage:
         usage.show()
         _exit(usage.exit_code)
     except Exception:
