@@ -1,0 +1,103 @@
+"""What the state store holds: one :class:`InstanceRecord` per Novita instance, and :class:`Event` entries.
+
+Every timestamp is a timezone-aware UTC ``datetime`` (naive ones are refused; other zones are converted).
+Stored values that are not (null, "Invalid Date", epoch strings …) are repaired before they get here, by
+:mod:`novictl.store.repair`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+__all__ = ["ACTIVITY_TIMESTAMPS", "TIMESTAMP_FIELDS", "Event", "InstanceRecord", "UtcDatetime"]
+
+
+def _require_utc(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("timestamp must be timezone-aware (UTC)")
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_require_utc)]
+"""An aware datetime, normalised to UTC."""
+
+
+class InstanceRecord(BaseModel):
+    """What novictl knows about one Novita instance, beyond what Novita itself tells."""
+
+    model_config = ConfigDict(extra="ignore", validate_assignment=True)
+
+    id: str
+    name: str
+    status: str
+    product_id: str | None = None
+    product_name: str | None = None
+    region: str | None = None
+    """Cluster id or name."""
+    gpu_count: int = 1
+    price_per_hour: float | None = None
+    """USD per hour for the whole instance (all its GPUs)."""
+    created_at: UtcDatetime | None = None
+    last_started_at: UtcDatetime | None = None
+    last_stopped_at: UtcDatetime | None = None
+    last_used_at: UtcDatetime | None = None
+    last_used_source: str | None = None
+    first_seen_at: UtcDatetime
+    last_synced_at: UtcDatetime | None = None
+    terminated_at: UtcDatetime | None = None
+    stopped_by: str | None = None
+    """``user`` | ``autostop`` | ``stop-all`` | ``max-runtime``."""
+    webhook_url: str | None = Field(default=None, repr=False)
+    """Kept out of reprs: webhook URLs (Slack's, for one) are secrets in themselves."""
+    autostop_idle_minutes: int | None = None
+    autostop_disabled: bool = False
+    policy_changed_at: UtcDatetime | None = None
+    pinned_until: UtcDatetime | None = None
+    pinned_at: UtcDatetime | None = None
+    warned_at: UtcDatetime | None = None
+    image_url: str | None = None
+    billing_mode: str | None = None
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
+TIMESTAMP_FIELDS: tuple[str, ...] = (
+    "created_at",
+    "last_started_at",
+    "last_stopped_at",
+    "last_used_at",
+    "first_seen_at",
+    "last_synced_at",
+    "terminated_at",
+    "policy_changed_at",
+    "pinned_until",
+    "pinned_at",
+    "warned_at",
+)
+"""Every timestamp field of :class:`InstanceRecord`."""
+
+ACTIVITY_TIMESTAMPS: frozenset[str] = frozenset(
+    {"last_used_at", "last_started_at", "first_seen_at", "policy_changed_at", "pinned_until", "terminated_at"}
+)
+"""Timestamps that keep an instance alive (or delay a purge): when one is in doubt it is repaired to "now"."""
+
+
+def _new_event_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Event(BaseModel):
+    """One entry of the audit log (also the payload source of a webhook)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str = Field(default_factory=_new_event_id)
+    type: str
+    """``instance.created``, ``instance.status_changed``, ``instance.auto_stopped`` …"""
+    occurred_at: UtcDatetime
+    instance_id: str | None = None
+    actor: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
