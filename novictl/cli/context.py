@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +30,8 @@ class App:
     verbose: int = 0
     debug: bool = False
     overrides: dict[str, Any] = field(default_factory=dict)
+    # The environment settings are read from; None means os.environ (the demo passes its own).
+    env: Mapping[str, str] | None = None
     _loaded: LoadedSettings | None = None
 
     def wants_json(self, flag: bool = False) -> bool:
@@ -46,7 +48,7 @@ class App:
 
         if self._loaded is None or extra_overrides:
             loaded = load_settings(
-                config_path=self.config_path, overrides={**self.overrides, **extra_overrides}
+                config_path=self.config_path, env=self.env, overrides={**self.overrides, **extra_overrides}
             )
             if extra_overrides:
                 return loaded

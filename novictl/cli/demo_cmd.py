@@ -52,7 +52,8 @@ def demo(
         with EmulatorServer(config) as emulator:
             demo_app = App(
                 no_color=app.no_color,
-                config_path=Path(tmp) / "absent.toml",
+                # Embedded defaults: neither the user's config file nor their environment leaks in.
+                env={"XDG_CONFIG_HOME": tmp, "XDG_STATE_HOME": tmp, "HOME": tmp},
                 overrides={
                     "novita.base_url": emulator.base_url,
                     "novita.api_key": key,

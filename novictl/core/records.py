@@ -79,7 +79,7 @@ def record_from_instance(
             "status": instance.status,
             "product_id": instance.product_id or base.product_id,
             "product_name": instance.product_name or base.product_name,
-            "region": instance.cluster_name or instance.cluster_id or base.region,
+            "region": instance.cluster_id or instance.cluster_name or base.region,
             "gpu_count": gpu_count,
             "price_per_hour": price if price is not None else base.price_per_hour,
             "created_at": instance.created_at or base.created_at,

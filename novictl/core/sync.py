@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from novictl.core.clock import Clock, SystemClock
 from novictl.core.records import TERMINATED, record_from_instance, tracked_fields
-from novictl.errors import LockHeld, NovitaError, NovitaNotFound
+from novictl.errors import NovitaError, NovitaNotFound
 from novictl.store.records import Event, InstanceRecord
 
 if TYPE_CHECKING:
@@ -134,15 +134,8 @@ async def sync_instances(
     cannot be read (and then nothing was changed)."""
     if options.dry_run:
         return await _sync(client, store, options, clock or SystemClock())
-    try:
-        async with store.lock(SYNC_LOCK, options.lock_ttl_seconds):
-            return await _sync(client, store, options, clock or SystemClock())
-    except LockHeld as held:
-        raise LockHeld(
-            "sync already running in another process",
-            hint="wait for it to finish; a crashed holder's lock expires by itself",
-            details=held.details,
-        ) from None
+    async with store.lock(SYNC_LOCK, options.lock_ttl_seconds, held_message="sync already running"):
+        return await _sync(client, store, options, clock or SystemClock())
 
 
 async def _sync(client: NovitaClient, store: StateStore, options: SyncOptions, clock: Clock) -> SyncResult:
