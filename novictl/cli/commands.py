@@ -15,11 +15,16 @@ __all__ = ["GROUPS", "VERBS", "register"]
 
 # (module, group name, help) — groups of subcommands.
 GROUPS: list[tuple[str, str]] = [
+    ("novictl.cli.autostop_cmd", "autostop"),
+    ("novictl.cli.daemon_cmd", "daemon"),
     ("novictl.cli.config_cmd", "config"),
 ]
 
 # Modules that add top-level verbs through ``register(root)``.
 VERBS: list[str] = [
+    "novictl.cli.instances_cmd",
+    "novictl.cli.products_cmd",
+    "novictl.cli.touch_cmd",
     "novictl.cli.emulator_cmd",
     "novictl.cli.demo_cmd",
     "novictl.cli.sync_cmd",

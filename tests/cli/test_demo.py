@@ -29,7 +29,13 @@ def test_demo_walks_through_every_step_and_exits_0(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     out = done.stdout
-    for heading in ("1. Products and prices", "2. Sync adopts", "3. Create an instance", "4. List", "5. Stop"):
+    for heading in (
+        "1. Products and prices",
+        "2. Sync adopts",
+        "3. Create an instance",
+        "4. List",
+        "5. Stop",
+    ):
         assert heading in out
     assert "adopted 3" in out
     assert "running: trainer" in out

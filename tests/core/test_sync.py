@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+
 import pytest
 
 from novictl.core.sync import SYNC_LOCK, SyncOptions, sync_instances
@@ -177,4 +178,3 @@ async def test_two_concurrent_syncs_one_runs_one_is_refused(emulator, novita_cli
     assert len(refused) == 1
     assert len(done) == 1
     assert done[0].adopted == 10
-
