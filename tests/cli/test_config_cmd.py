@@ -3,30 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
 import stat
 from pathlib import Path
 
 import pytest
 
 from novictl.cli.app import main
-from novictl.config import ENV_ALIASES, Settings, load_settings, render_example_config, setting_keys
+from novictl.config import Settings, load_settings, render_example_config, setting_keys
 
 API_KEY = "sk_live_0123456789abcdefSECRET"
 
 
 @pytest.fixture(autouse=True)
-def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """HOME and XDG dirs in tmp_path, and no novictl settings leaking in from the real environment."""
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
-    monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local" / "state"))
-    for name in {*os.environ} - {"HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME"}:
-        if name.startswith("NOVICTL_") or name in ENV_ALIASES.values():
-            monkeypatch.delenv(name)
-    return home
+def _isolated(isolated_home: Path) -> Path:
+    """Every test here runs in an isolated home (the shared fixture in tests/fixtures/cli.py)."""
+    return isolated_home
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
