@@ -27,7 +27,12 @@ from novictl.config.models import (
     setting_keys,
 )
 from novictl.config.paths import default_config_path, default_state_path, resolve_config_path
-from novictl.config.views import SettingView, describe_settings, render_example_config
+from novictl.config.views import (
+    SettingView,
+    describe_settings,
+    render_example_config,
+    render_settings_table,
+)
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -50,6 +55,7 @@ __all__ = [
     "mask_secret",
     "mask_url",
     "render_example_config",
+    "render_settings_table",
     "resolve_config_path",
     "setting_keys",
 ]

@@ -12,7 +12,7 @@ from novictl.config.loading import LoadedSettings
 from novictl.config.masking import mask_secret, mask_url
 from novictl.config.models import SECRET_KEYS, env_names, section_models, setting_keys
 
-__all__ = ["SettingView", "describe_settings", "render_example_config"]
+__all__ = ["SettingView", "describe_settings", "render_example_config", "render_settings_table"]
 
 
 @dataclass(frozen=True)
@@ -113,3 +113,15 @@ def render_example_config() -> str:
             lines.append(f"# {name} = {_toml_value(default)}")
         lines.append("")
     return "\n".join(lines)
+
+
+def render_settings_table() -> str:
+    """The README's configuration table (Markdown): every key, its env vars, default and meaning."""
+    rows = ["| Key | Environment | Default | What it does |", "|---|---|---|---|"]
+    for section, model in section_models().items():
+        for name, field in model.model_fields.items():
+            key = f"{section}.{name}"
+            default = _toml_value(field.get_default(call_default_factory=True))
+            env = ", ".join(f"`{var}`" for var in env_names(key))
+            rows.append(f"| `{key}` | {env} | `{default}` | {field.description} |")
+    return "\n".join(rows) + "\n"

@@ -6,7 +6,14 @@ import re
 import tomllib
 from pathlib import Path
 
-from novictl.config import Settings, env_names, load_settings, render_example_config, setting_keys
+from novictl.config import (
+    Settings,
+    env_names,
+    load_settings,
+    render_example_config,
+    render_settings_table,
+    setting_keys,
+)
 
 REPO_EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
 ASSIGNMENT = re.compile(r"^# ([a-z_]+) = (.*)$")
@@ -52,3 +59,10 @@ def test_uncommented_it_loads_to_exactly_the_defaults(tmp_path: Path) -> None:
     loaded = load_settings(config_path=path, env={})
     assert loaded.settings == Settings()
     assert set(loaded.sources.values()) == {f"file:{path}"}
+
+
+def test_readme_settings_table_is_current() -> None:
+    readme = (REPO_EXAMPLE.parent / "README.md").read_text(encoding="utf-8")
+    assert render_settings_table() in readme, "regenerate: .venv/bin/python scripts/regen"
+    for key in setting_keys():
+        assert f"| `{key}` |" in readme
