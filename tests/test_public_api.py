@@ -19,7 +19,8 @@ PUBLIC = {
     "novictl.novita": [
         "BreakerState", "CircuitBreaker", "Cluster", "CreateInstanceRequest", "DEFAULT_BASE_URL", "EnvVar",
         "Instance", "InstanceNetwork", "InstancePage", "InstanceStatus", "MonthlyPrice",
-        "NetworkStorageMount", "NovitaClient", "NovitaSettingsLike", "PRICE_UNITS_PER_USD", "PortMapping", "Product",
+        "NetworkStorageMount", "NovitaClient", "NovitaSettingsLike", "PRICE_UNITS_PER_USD", "PortMapping",
+        "Product",
         "RETRYABLE_STATUSES", "RepositoryAuth", "RetryPolicy", "SSHConnection", "StatusError", "Template",
         "TemplatePort", "counts_as_failure", "is_retryable", "normalize_base_url", "parse_retry_after",
     ],
