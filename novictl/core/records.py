@@ -10,7 +10,15 @@ from novictl.store.records import InstanceRecord
 if TYPE_CHECKING:
     from novictl.novita.models import Instance, Product
 
-__all__ = ["RUNNING", "STOPPED", "TERMINATED", "hourly_price", "record_from_instance", "tracked_fields"]
+__all__ = [
+    "NOVITA_FIELDS",
+    "RUNNING",
+    "STOPPED",
+    "TERMINATED",
+    "hourly_price",
+    "record_from_instance",
+    "tracked_fields",
+]
 
 RUNNING = "running"
 STOPPED = "exited"
@@ -33,6 +41,11 @@ _TRACKED = (
     "billing_mode",
     "terminated_at",
 )
+
+
+# What a sync writes: Novita's fields and when it saw them. Everything else on a record (pings, pins,
+# overrides, stopped_by, webhook) belongs to other writers and is merged around, never overwritten.
+NOVITA_FIELDS = frozenset((*_TRACKED, "last_synced_at"))
 
 
 def tracked_fields(record: InstanceRecord) -> tuple[Any, ...]:

@@ -18,14 +18,14 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from novictl.core.clock import Clock, SystemClock
-from novictl.core.records import TERMINATED, record_from_instance, tracked_fields
-from novictl.errors import NovitaError, NovitaNotFound
+from novictl.core.records import NOVITA_FIELDS, TERMINATED, record_from_instance, tracked_fields
+from novictl.errors import LockHeld, NovitaError, NovitaNotFound
 from novictl.store.records import Event, InstanceRecord
 
 if TYPE_CHECKING:
@@ -134,11 +134,27 @@ async def sync_instances(
     cannot be read (and then nothing was changed)."""
     if options.dry_run:
         return await _sync(client, store, options, clock or SystemClock())
-    async with store.lock(SYNC_LOCK, options.lock_ttl_seconds, held_message="sync already running"):
-        return await _sync(client, store, options, clock or SystemClock())
+    async with store.lock(SYNC_LOCK, options.lock_ttl_seconds, held_message="sync already running") as token:
+
+        async def still_ours() -> None:
+            # A sync slowed past the lock's TTL (Novita retrying) must not write beside a newer sync.
+            if not await store.extend_lock(SYNC_LOCK, token, options.lock_ttl_seconds):
+                raise LockHeld(
+                    "sync lost its lock (it ran longer than sync.lock_ttl_seconds); nothing was written",
+                    hint="raise sync.lock_ttl_seconds if Novita is this slow",
+                )
+
+        return await _sync(client, store, options, clock or SystemClock(), before_write=still_ours)
 
 
-async def _sync(client: NovitaClient, store: StateStore, options: SyncOptions, clock: Clock) -> SyncResult:
+async def _sync(
+    client: NovitaClient,
+    store: StateStore,
+    options: SyncOptions,
+    clock: Clock,
+    *,
+    before_write: Callable[[], Awaitable[None]] | None = None,
+) -> SyncResult:
     started = time.perf_counter()
     now = clock.now()
     result = SyncResult(dry_run=options.dry_run, started_at=now)
@@ -164,9 +180,16 @@ async def _sync(client: NovitaClient, store: StateStore, options: SyncOptions, c
     if options.handle_obsolete and missing:
         await _confirm_missing(client, missing, prices, options, now, result, writes, removals, events)
 
+    # Whatever Novita just showed us is alive, however long ago its record was marked terminated.
+    alive = live_ids | {record.id for record in writes if record.terminated_at is None}
     cutoff = now - timedelta(days=options.retention_days)
     for record in records.values():
-        if record.terminated_at is not None and record.terminated_at <= cutoff and record.id not in removals:
+        if (
+            record.terminated_at is not None
+            and record.terminated_at <= cutoff
+            and record.id not in removals
+            and record.id not in alive
+        ):
             removals.append(record.id)
             result.purged += 1
             result.changes.append(
@@ -174,8 +197,10 @@ async def _sync(client: NovitaClient, store: StateStore, options: SyncOptions, c
             )
 
     if not options.dry_run:
+        if before_write is not None:
+            await before_write()
         if writes:
-            await store.put_many(writes)
+            await store.put_many(writes, fields=NOVITA_FIELDS)
         if removals:
             await store.delete_many(removals)
         if events:

@@ -250,8 +250,9 @@ class NovitaClient:
     ) -> AsyncIterator[Instance]:
         """Every instance matching the filters, page by page, each id once.
 
-        Starts at page 1 and stops once ``total`` instances have arrived or a page comes back short (or
-        brings nothing new: a server that ignores ``pageNum`` must not loop us forever).
+        Starts at page 1 and stops once ``total`` instances have arrived — a short page ends paging only
+        when the server sends no ``total`` (it may cap the page size below ours) — or when a page brings
+        nothing new (a server that ignores ``pageNum`` must not loop us forever).
         """
         size = page_size or self.page_size
         seen: set[str] = set()
@@ -269,7 +270,10 @@ class NovitaClient:
                     seen.add(instance.id)
                     fresh += 1
                     yield instance
-            if len(page.instances) < size or (page.total is not None and received >= page.total):
+            if page.total is not None:
+                if received >= page.total or not page.instances:
+                    return
+            elif len(page.instances) < size:
                 return
             if not fresh:
                 log.warning("page %d of the instance list repeated earlier pages; stopping there", page_num)

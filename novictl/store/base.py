@@ -16,7 +16,7 @@ Semantics shared by both backends (one contract test suite holds them to it):
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -116,8 +116,16 @@ class StateStore(Protocol):
         """Insert or replace one record (``last_used_at`` never moves backwards)."""
         ...
 
-    async def put_many(self, records: Iterable[InstanceRecord]) -> None:
-        """Insert or replace many records in one round trip per large chunk."""
+    async def put_many(
+        self, records: Iterable[InstanceRecord], *, fields: Collection[str] | None = None
+    ) -> None:
+        """Insert or replace many records in one round trip per large chunk.
+
+        With ``fields``, a record that already exists gets only those fields written, merged atomically
+        into what is stored now — so a writer that owns some fields (sync owns what Novita says) never
+        undoes a concurrent change to others (a pin, an override, ``stopped_by``). Absent records are
+        inserted whole.
+        """
         ...
 
     async def delete_many(self, ids: Iterable[str]) -> int:

@@ -6,7 +6,7 @@ import json
 import logging
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Collection, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -42,6 +42,19 @@ def from_epoch_us(micros: int) -> datetime:
 def encode_record(record: InstanceRecord) -> str:
     """The stored form of a record: compact JSON, ISO-8601 UTC timestamps."""
     return record.model_dump_json()
+
+
+def merge_document(stored: str | bytes, record: InstanceRecord, fields: Collection[str]) -> str:
+    """The stored document with ``fields`` taken from ``record`` (a merge write); a stored document that
+    is not a JSON object is replaced by the whole record."""
+    try:
+        document = json.loads(stored)
+    except ValueError:
+        return encode_record(record)
+    if not isinstance(document, dict):
+        return encode_record(record)
+    document.update(record.model_dump(mode="json", include=set(fields)))
+    return json.dumps(document, separators=(",", ":"))
 
 
 @dataclass

@@ -10,20 +10,20 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis
-from redis.exceptions import AuthenticationError, NoScriptError, RedisError
+from redis.exceptions import AuthenticationError, NoScriptError, RedisError, WatchError
 
 from novictl.core.clock import Clock
 from novictl.errors import StoreError
 from novictl.store import redis_scripts
 from novictl.store.base import REPAIRS_COUNTER
-from novictl.store.common import StoreBase, UsedAt, encode_record, to_epoch_us
+from novictl.store.common import StoreBase, UsedAt, encode_record, merge_document, to_epoch_us
 from novictl.store.records import Event, InstanceRecord
 
 __all__ = ["SCHEMA_VERSION", "RedisStore", "redact_url"]
@@ -34,6 +34,7 @@ SCHEMA_VERSION = 1
 CHUNK = 1000
 """Records per script call or HMGET; a call this size takes Redis about a millisecond."""
 _EVENT_PAGE = 500
+_MERGE_ATTEMPTS = 10
 
 _SCRIPTS = {
     "put": redis_scripts.PUT_RECORDS,
@@ -238,17 +239,17 @@ class RedisStore(StoreBase):
     async def put(self, record: InstanceRecord) -> None:
         await self.put_many([record])
 
-    async def put_many(self, records: Iterable[InstanceRecord]) -> None:
+    async def put_many(
+        self, records: Iterable[InstanceRecord], *, fields: Collection[str] | None = None
+    ) -> None:
+        batch = list(records)
+        if fields is not None:
+            for start in range(0, len(batch), CHUNK):
+                await self._merge_chunk(batch[start : start + CHUNK], fields)
+            return
         args: list[Any] = []
-        for record in records:
-            used = record.last_used_at
-            args += [
-                record.id,
-                record.name,
-                encode_record(record),
-                "" if used is None else to_epoch_us(used),
-                record.last_used_source or "",
-            ]
+        for record in batch:
+            args += self._put_args(record, encode_record(record))
         if not args:
             return
         keys = [self._records, self._names, self._index, self._used]
@@ -256,6 +257,51 @@ class RedisStore(StoreBase):
         calls = [("put", keys, args[start : start + step]) for start in range(0, len(args), step)]
         async with self._guard("writing records"):
             await self._scripts(calls)
+
+    @staticmethod
+    def _put_args(record: InstanceRecord, document: str) -> list[Any]:
+        used = record.last_used_at
+        return [
+            record.id,
+            record.name,
+            document,
+            "" if used is None else to_epoch_us(used),
+            record.last_used_source or "",
+        ]
+
+    async def _merge_chunk(self, chunk: Sequence[InstanceRecord], fields: Collection[str]) -> None:
+        """Merge ``fields`` into what is stored, optimistically: WATCH the records, read, write in MULTI;
+        if another writer touched the records meanwhile, read again. Three round trips per chunk.
+
+        The merge is done here, not in Lua: Redis's cjson would turn ``[]`` into ``{}`` and round big
+        numbers in fields this writer does not own."""
+        keys = [self._records, self._names, self._index, self._used]
+        ids = [record.id for record in chunk]
+        async with self._guard("writing records"):
+            for _ in range(_MERGE_ATTEMPTS):
+                async with self._client.pipeline(transaction=True) as pipe:
+                    try:
+                        await pipe.watch(self._records)
+                        self.round_trips += 1
+                        stored = await pipe.hmget(self._records, ids)
+                        self.round_trips += 1
+                        args: list[Any] = []
+                        for record, document in zip(chunk, stored, strict=True):
+                            merged = (
+                                encode_record(record)
+                                if document is None
+                                else merge_document(document, record, fields)
+                            )
+                            args += self._put_args(record, merged)
+                        pipe.multi()  # type: ignore[no-untyped-call]
+                        pipe.eval(redis_scripts.PUT_RECORDS, len(keys), *keys, *args)
+                        await self._send(pipe)
+                        return
+                    except WatchError:
+                        continue
+            raise StoreError(
+                f"Redis state store {self.url}: records kept changing under a merge write; try again"
+            )
 
     async def delete_many(self, ids: Iterable[str]) -> int:
         unique = list(dict.fromkeys(ids))

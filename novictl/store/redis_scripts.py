@@ -7,7 +7,14 @@ id → ``"<epoch µs> <source>"``, the latest use, which only moves forward.
 
 from __future__ import annotations
 
-__all__ = ["DELETE_RECORDS", "EXTEND_LOCK", "PUT_RECORDS", "RELEASE_LOCK", "REWRITE_RECORDS", "UPDATE_USED"]
+__all__ = [
+    "DELETE_RECORDS",
+    "EXTEND_LOCK",
+    "PUT_RECORDS",
+    "RELEASE_LOCK",
+    "REWRITE_RECORDS",
+    "UPDATE_USED",
+]
 
 # KEYS: records, record_names, name_index, last_used
 # ARGV: (id, name, json, used µs or "", used source) per record

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -20,7 +20,7 @@ from typing import Any
 from novictl.core.clock import Clock
 from novictl.errors import StoreError
 from novictl.store.base import REPAIRS_COUNTER
-from novictl.store.common import StoreBase, UsedAt, encode_record, to_epoch_us
+from novictl.store.common import StoreBase, UsedAt, encode_record, merge_document, to_epoch_us
 from novictl.store.records import Event, InstanceRecord
 
 __all__ = ["BUSY_TIMEOUT_SECONDS", "SCHEMA_VERSION", "SqliteStore"]
@@ -68,6 +68,10 @@ ON CONFLICT (id) DO UPDATE SET
                        THEN excluded.used_source ELSE records.used_source END,
     used_us = NULLIF(MAX(COALESCE(excluded.used_us, -1), COALESCE(records.used_us, -1)), -1)
 """
+
+
+# SQLite's default limit on bound parameters is 999 in old builds; stay under it.
+_ID_CHUNK = 900
 
 
 def _used(row: sqlite3.Row) -> UsedAt | None:
@@ -223,19 +227,38 @@ class SqliteStore(StoreBase):
     async def put(self, record: InstanceRecord) -> None:
         await self.put_many([record])
 
-    async def put_many(self, records: Iterable[InstanceRecord]) -> None:
-        rows = [
-            (
-                record.id,
-                record.name,
-                encode_record(record),
-                None if record.last_used_at is None else to_epoch_us(record.last_used_at),
-                record.last_used_source,
-            )
-            for record in records
-        ]
+    async def put_many(
+        self, records: Iterable[InstanceRecord], *, fields: Collection[str] | None = None
+    ) -> None:
+        batch = list(records)
         with self._guard("writing records"), self._transaction() as connection:
+            stored: dict[str, str] = {}
+            if fields is not None and batch:
+                # Inside BEGIN IMMEDIATE: nobody writes between this read and the merge below.
+                stored = self._stored_documents(connection, [record.id for record in batch])
+            rows = [
+                (
+                    record.id,
+                    record.name,
+                    merge_document(stored[record.id], record, fields or ())
+                    if record.id in stored
+                    else encode_record(record),
+                    None if record.last_used_at is None else to_epoch_us(record.last_used_at),
+                    record.last_used_source,
+                )
+                for record in batch
+            ]
             connection.executemany(_UPSERT_RECORD, rows)
+
+    @staticmethod
+    def _stored_documents(connection: sqlite3.Connection, ids: Sequence[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for start in range(0, len(ids), _ID_CHUNK):
+            chunk = ids[start : start + _ID_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for row in connection.execute(f"SELECT id, data FROM records WHERE id IN ({marks})", chunk):  # noqa: S608
+                found[row["id"]] = row["data"]
+        return found
 
     async def delete_many(self, ids: Iterable[str]) -> int:
         with self._guard("deleting records"), self._transaction() as connection:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -178,3 +179,79 @@ async def test_two_concurrent_syncs_one_runs_one_is_refused(emulator, novita_cli
     assert len(refused) == 1
     assert len(done) == 1
     assert done[0].adopted == 10
+
+
+async def test_an_instance_back_on_novita_is_revived_not_purged(
+    emulator, novita_client, store, frozen_clock
+) -> None:
+    [instance_id] = emulator.state.seed_instances(1)
+    await sync_instances(client=novita_client, store=store, options=OPTIONS, clock=frozen_clock)
+    record = await store.get(instance_id)
+    assert record is not None
+    # Long ago marked terminated (say, Novita briefly lost it), with the user's own opt-out on it.
+    await store.put(
+        record.model_copy(
+            update={
+                "status": "terminated",
+                "terminated_at": frozen_clock.now() - timedelta(days=30),
+                "autostop_disabled": True,
+            }
+        )
+    )
+
+    result = await sync_instances(client=novita_client, store=store, options=OPTIONS, clock=frozen_clock)
+
+    assert result.purged == 0
+    revived = await store.get(instance_id)
+    assert revived is not None
+    assert revived.terminated_at is None
+    assert revived.status != "terminated"
+    assert revived.autostop_disabled is True
+
+
+async def test_a_pin_written_while_sync_runs_survives_its_write(emulator, novita_client, store) -> None:
+    ids = emulator.state.seed_instances(3)
+    emulator.state.set_status(ids[0], "running")
+    await sync_instances(client=novita_client, store=store, options=OPTIONS)
+    emulator.state.set_status(ids[0], "exited")  # so this sync rewrites ids[0]
+    emulator.state.vanish(ids[1])  # so this sync confirms ids[1] with a slow GET after reading records
+    emulator.state.set_faults(FaultConfig(latency_ms=300, paths=["GET /gpu/instance"]))
+
+    running = asyncio.create_task(sync_instances(client=novita_client, store=store, options=OPTIONS))
+    while emulator.state.calls["GET /gpu/instance"] == 0:
+        await asyncio.sleep(0.01)
+    pinned_until = datetime.now(UTC) + timedelta(hours=2)
+    record = await store.get(ids[0])
+    assert record is not None
+    await store.put(record.model_copy(update={"pinned_until": pinned_until}))
+    result = await running
+
+    assert result.updated == 1
+    after = await store.get(ids[0])
+    assert after is not None
+    assert after.status == "exited"
+    assert after.pinned_until == pinned_until
+
+
+async def test_a_sync_that_outlives_its_lock_writes_nothing(
+    emulator, novita_client, store, frozen_clock
+) -> None:
+    emulator.state.seed_instances(5)
+    emulator.state.set_faults(FaultConfig(latency_ms=400, paths=["GET /gpu/instances"]))
+    options = SyncOptions(page_size=100, lock_ttl_seconds=0.2)
+
+    running = asyncio.create_task(sync_instances(client=novita_client, store=store, options=options))
+    while emulator.state.calls["GET /gpu/instances"] == 0:
+        await asyncio.sleep(0.01)
+    frozen_clock.advance(seconds=1)  # SQLite's lock expiry follows the store's clock; Redis's PX is real
+    thief = None
+    for _ in range(100):
+        thief = await store.acquire_lock(SYNC_LOCK, 60)
+        if thief is not None:
+            break
+        await asyncio.sleep(0.02)
+    assert thief is not None
+
+    with pytest.raises(LockHeld, match="lost its lock"):
+        await running
+    assert await store.get_all() == []

@@ -220,3 +220,35 @@ async def test_paging_stops_when_the_server_ignores_page_num() -> None:
     async with mock_client(handler, page_size=2) as client:
         assert [i.id for i in await client.list_all_instances()] == ["a", "b"]
     assert calls == 2
+
+
+async def test_paging_follows_total_when_the_server_caps_the_page_size() -> None:
+    # A server that silently serves at most 50 per page: short pages must not end paging while
+    # `total` says more are coming (the emulator honours any pageSize, so only a mock can do this).
+    everything = [{"id": f"{n:016x}", "name": f"box-{n}", "status": "running"} for n in range(120)]
+    pages: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        page = int(request.url.params["pageNum"])
+        pages.append(page)
+        chunk = everything[(page - 1) * 50 : page * 50]
+        return httpx.Response(200, json={"instances": chunk, "total": len(everything)})
+
+    async with mock_client(handler) as client:
+        found = await client.list_all_instances(page_size=100)
+
+    assert [i.id for i in found] == [i["id"] for i in everything]
+    assert pages == [1, 2, 3]
+
+
+async def test_paging_without_total_stops_on_a_short_page() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        page = int(request.url.params["pageNum"])
+        count = 100 if page == 1 else 7
+        rows = [{"id": f"{page:04x}{n:012x}", "status": "running"} for n in range(count)]
+        return httpx.Response(200, json={"instances": rows})
+
+    async with mock_client(handler) as client:
+        found = await client.list_all_instances(page_size=100)
+
+    assert len(found) == 107

@@ -192,3 +192,29 @@ def test_a_record_repr_hides_its_webhook_url(frozen_clock: FrozenClock) -> None:
     record = sample_record("a", frozen_clock.now(), webhook_url="https://hooks.example/T000/B000/s3cret")
     assert "s3cret" not in repr(record)
     assert "s3cret" not in str(record)
+
+
+async def test_put_many_with_fields_merges_only_those_fields(
+    store: StateStore, frozen_clock: FrozenClock
+) -> None:
+    now = frozen_clock.now()
+    pin = now + timedelta(hours=1)
+    await store.put(sample_record("a1", now, status="running", extra={"tags": [], "big": 12345678901234567}))
+    # Another writer pins it after our writer read it...
+    await store.put(
+        sample_record(
+            "a1", now, status="running", pinned_until=pin, extra={"tags": [], "big": 12345678901234567}
+        )
+    )
+    # ...then our writer, which owns only `status`, writes its stale copy with a new status.
+    stale = sample_record("a1", now, status="exited", pinned_until=None, name="renamed")
+    fresh = sample_record("b2", now, status="running")
+
+    await store.put_many([stale, fresh], fields={"status", "name"})
+
+    merged = await store.get("a1")
+    assert merged is not None
+    assert (merged.status, merged.name, merged.pinned_until) == ("exited", "renamed", pin)
+    assert merged.extra == {"tags": [], "big": 12345678901234567}
+    assert await store.find_by_name("renamed") == [merged]
+    assert await store.get("b2") == fresh  # absent records are stored whole
