@@ -50,6 +50,13 @@ def emulator(
     rate_429: Annotated[
         float, typer.Option("--rate-429", min=0.0, max=1.0, help="Share of requests answered 429.")
     ] = 0.0,
+    drop_rate: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of requests whose connection is dropped.")
+    ] = 0.0,
+    slow_rate: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of requests that hang for --slow-for.")
+    ] = 0.0,
+    slow_for: Annotated[str, typer.Option(help="How long a slow request hangs, e.g. 30s.")] = "30s",
     seed: Annotated[int, typer.Option(help="Seed for generated instances and random faults.")] = 0,
 ) -> None:
     """Serve a local Novita API with lifecycle timing, fault injection and call counters.
@@ -66,6 +73,8 @@ def emulator(
     from novictl.emulator import BASE_PATH, EmulatorConfig, FaultConfig, create_app
     from novictl.errors import UsageError
 
+    if not api_key.strip():
+        raise UsageError("--api-key cannot be empty: clients could never authenticate")
     try:
         config = EmulatorConfig(
             api_key=api_key,
@@ -73,7 +82,12 @@ def emulator(
             instances=instances,
             seed=seed,
             faults=FaultConfig(
-                latency_ms=_seconds(latency, "--latency") * 1000, rate_5xx=fault_rate, rate_429=rate_429
+                latency_ms=_seconds(latency, "--latency") * 1000,
+                rate_5xx=fault_rate,
+                rate_429=rate_429,
+                rate_drop=drop_rate,
+                rate_slow=slow_rate,
+                slow_seconds=_seconds(slow_for, "--slow-for"),
             ),
         )
     except ValidationError as error:

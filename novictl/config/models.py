@@ -81,7 +81,7 @@ class _Section(BaseModel):
     def __repr_args__(self) -> Any:
         # URLs may carry a password (redis://:pw@host); reprs end up in logs and tracebacks.
         for name, value in super().__repr_args__():
-            yield name, mask_url(value) if isinstance(value, str) and "://" in value else value
+            yield name, mask_url(value, hide_path=True) if isinstance(value, str) else value
 
 
 class NovitaSettings(_Section):
@@ -109,6 +109,22 @@ class NovitaSettings(_Section):
         return url + "/v1" if url.endswith(_SEED_BASE_PATH) else url
 
 
+def _check_redis_url(url: str) -> None:
+    """Catch what redis-py would only trip over later: a bad port, host or database number."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise ValueError("is not a valid redis URL (check the port and any [brackets])") from None
+    if not parts.hostname:
+        raise ValueError("a redis URL needs a host: redis://host:6379/0")
+    if port is not None and not 0 < port < 65536:
+        raise ValueError("the port must be 1-65535")
+    database = parts.path.strip("/")
+    if database and not database.isdigit():
+        raise ValueError(f"the database must be a number (redis://host:6379/0), not {database!r}")
+
+
 class StoreSettings(_Section):
     """Where novictl keeps its state: embedded SQLite (default) or a shared Redis."""
 
@@ -131,7 +147,10 @@ class StoreSettings(_Section):
             if not path.startswith("/"):
                 raise ValueError("a sqlite URL needs an absolute path: sqlite:///abs/path/state.db")
             return url
-        if scheme in ("redis", "rediss", "unix") and len(url) > len(scheme) + 3:
+        if scheme in ("redis", "rediss") and len(url) > len(scheme) + 3:
+            _check_redis_url(url)
+            return url
+        if scheme == "unix" and len(url) > len(scheme) + 3:
             return url
         raise ValueError('must be "" (embedded SQLite), sqlite:///abs/path.db, redis://… or rediss://…')
 

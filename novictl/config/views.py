@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from novictl.config.loading import LoadedSettings
-from novictl.config.masking import mask_secret, mask_url
+from novictl.config.masking import URL_SECRET_KEYS, mask_secret, mask_url
 from novictl.config.models import SECRET_KEYS, env_names, section_models, setting_keys
 
 __all__ = ["SettingView", "describe_settings", "render_example_config", "render_settings_table"]
@@ -39,11 +39,11 @@ class SettingView:
         return {"key": self.key, "value": self.value, "source": self.source, "env": list(self.env)}
 
 
-def _display(value: Any) -> Any:
+def _display(value: Any, *, hide_path: bool = False) -> Any:
     if isinstance(value, SecretStr):
         return mask_secret(value.get_secret_value())
     if isinstance(value, str):
-        return mask_url(value)
+        return mask_url(value, hide_path=hide_path)
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, list):
@@ -60,7 +60,7 @@ def describe_settings(loaded: LoadedSettings) -> list[SettingView]:
         views.append(
             SettingView(
                 key=key,
-                value=_display(getattr(section, name)),
+                value=_display(getattr(section, name), hide_path=key in URL_SECRET_KEYS),
                 source=loaded.sources.get(key, "default"),
                 env=env_names(key),
                 secret=key in SECRET_KEYS,

@@ -14,13 +14,13 @@ from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequen
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis
 from redis.exceptions import AuthenticationError, NoScriptError, RedisError, WatchError
 
 from novictl.core.clock import Clock
 from novictl.errors import StoreError
+from novictl.redact import mask_url
 from novictl.store import redis_scripts
 from novictl.store.base import REPAIRS_COUNTER
 from novictl.store.common import StoreBase, UsedAt, encode_record, merge_document, to_epoch_us
@@ -49,14 +49,7 @@ _SHAS = {name: hashlib.sha1(body.encode()).hexdigest() for name, body in _SCRIPT
 
 def redact_url(url: str) -> str:
     """The URL without its password, fit for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    user = f"{parts.username}:***@" if parts.username else "***@"
-    return parts._replace(netloc=user + host).geturl()
+    return mask_url(url)
 
 
 def _parse_used(raw: str | None) -> UsedAt | None:

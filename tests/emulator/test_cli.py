@@ -95,6 +95,9 @@ def test_cli_key_from_env_and_exit_on_sigterm() -> None:
         ["--step-delay", "soon"],
         ["--latency", "-5ms"],
         ["--fault-rate", "0.7", "--rate-429", "0.7"],
+        ["--drop-rate", "0.6", "--slow-rate", "0.6"],
+        ["--slow-for", "forever"],
+        ["--api-key", " "],
     ],
 )
 def test_cli_rejects_bad_settings(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
@@ -112,3 +115,20 @@ def test_cli_reports_a_busy_port(
         main(["emulator", "--port", port])
     assert exit_info.value.code == 2
     assert "cannot listen" in capsys.readouterr().err
+
+
+def test_cli_sets_drop_and_slow_faults_at_start() -> None:
+    """--drop-rate 1 drops every Novita request: a client sees a transport error, not an answer."""
+    process, lines = _start("--api-key", "k", "--drop-rate", "1", "--slow-rate", "0", "--slow-for", "2s")
+    try:
+        base_url = _export(lines, "NOVITA_API_BASE_URL")
+        control = base_url.split("/gpu-instance")[0] + "/_emulator/faults"
+        _wait_until_serving(control)
+        faults = httpx.get(control).json()
+        assert (faults["rate_drop"], faults["slow_seconds"]) == (1.0, 2.0)
+        with pytest.raises(httpx.TransportError):
+            httpx.get(base_url + "/products", headers={"Authorization": "Bearer k"})
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=10)
+    assert process.returncode == 0

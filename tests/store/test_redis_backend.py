@@ -119,10 +119,10 @@ async def test_a_newer_layout_is_refused(redis_url: str, raw: aioredis.Redis) ->
 
 
 def test_redact_url_hides_only_the_password() -> None:
-    assert redact_url("redis://:s3cret@host:6380/2") == "redis://***@host:6380/2"
+    assert redact_url("redis://:s3cret@host:6380/2") == "redis://:****@host:6380/2"
     assert (
         redact_url("rediss://user:s3cret@host/0?ssl_cert_reqs=none")
-        == "rediss://user:***@host/0?ssl_cert_reqs=none"
+        == "rediss://user:****@host/0?ssl_cert_reqs=none"
     )
     assert redact_url("redis://host:6379/0") == "redis://host:6379/0"
 
