@@ -38,8 +38,13 @@ def test_sync_table_for_people(emulator, cli, cli_env, tmp_path) -> None:
     done = cli("sync")
 
     assert done.code == 0
-    assert "adopted" in done.out
-    assert "3" in done.out
+    rows = {
+        label.strip(): value
+        for label, _, value in (line.rstrip().rpartition(" ") for line in done.out.splitlines())
+        if label.strip()
+    }
+    assert rows["adopted"] == "3"
+    assert rows["seen on Novita"] == "3"
 
 
 def test_dry_run_flag_writes_nothing(emulator, cli, cli_env, tmp_path) -> None:

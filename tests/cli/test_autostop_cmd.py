@@ -1,0 +1,194 @@
+"""``novictl autostop check|run|stats|set|pin|unpin`` in-process, against the emulator and a SQLite store.
+
+The emulator's seeded instances were started hours ago and never pinged: after a sync, all are idle.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ENTRY_KEYS = {
+    "instanceId",
+    "name",
+    "status",
+    "verdict",
+    "reason",
+    "trigger",
+    "activeAt",
+    "lastUsedAt",
+    "lastUsedSource",
+    "idleSeconds",
+    "thresholdSeconds",
+    "stopAt",
+    "pricePerHour",
+}
+
+
+@dataclass
+class World:
+    emulator: Any
+    ids: list[str]
+    names: list[str]
+
+    def stop_calls(self) -> dict[str, int]:
+        return {i: int(self.emulator.state.instance_calls[i]["stop"]) for i in self.ids}
+
+
+@pytest.fixture
+def world(emulator: Any, cli: Any, cli_env: Any, tmp_path: Path) -> World:
+    ids = emulator.state.seed_instances(3)
+    for instance_id in ids:
+        emulator.state.set_status(instance_id, "running")
+    cli_env(emulator, store_url=f"sqlite:///{tmp_path / 'state.db'}")
+    assert cli("sync").code == 0
+    emulator.state.reset_calls()
+    names = [emulator.state.instance(i)["name"] for i in ids]
+    return World(emulator, ids, names)
+
+
+def check_json(cli: Any, *args: str) -> dict[str, Any]:
+    done = cli("autostop", "check", "--json", *args)
+    assert done.code == 0, done.err
+    data: dict[str, Any] = json.loads(done.out)
+    return data
+
+
+def verdicts(report: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    return {e["instanceId"]: (e["verdict"], e["reason"]) for e in report["entries"]}
+
+
+def test_check_json_schema_and_a_touch_keeps_one(world: World, cli: Any) -> None:
+    report = check_json(cli)
+    assert set(report) == {"ranAt", "dryRun", "durationSeconds", "totals", "errors", "entries"}
+    assert report["dryRun"] is True
+    assert report["errors"] == []
+    assert all(set(entry) == ENTRY_KEYS for entry in report["entries"])
+    assert {v for v, _ in verdicts(report).values()} == {"stop"}
+    assert report["totals"]["stop"] == 3
+    assert report["totals"]["stopUsdPerHour"] > 0
+
+    assert cli("touch", world.names[0], "--source", "jupyter").code == 0
+    again = verdicts(check_json(cli))
+    assert again[world.ids[0]] == ("keep", "used 0s ago")
+    assert {again[i][0] for i in world.ids[1:]} == {"stop"}
+    assert sum(world.stop_calls().values()) == 0  # check never acts
+
+
+def test_check_fail_on_idle_exit_codes(world: World, cli: Any) -> None:
+    assert cli("autostop", "check", "--fail-on-idle").code == 1
+    assert cli("autostop", "check", "--dry-run").code == 0  # the cron spelling
+    for name in world.names:
+        assert cli("touch", name).code == 0
+    assert cli("autostop", "check", "--fail-on-idle").code == 0
+
+
+def test_check_table_has_no_colour_when_not_a_terminal(world: World, cli: Any) -> None:
+    done = cli("autostop", "check")
+    assert done.code == 0
+    assert "\x1b[" not in done.out
+    for column in ("instance", "status", "last", "idle", "verdict", "reason", "$/h"):
+        assert column in done.out
+    assert done.out.count("stop ") >= 3
+    assert done.out.splitlines()[-1].startswith("auto-stop (dry run): 3 would stop, 0 kept")
+
+
+def test_run_refuses_without_a_terminal_or_yes(world: World, cli: Any) -> None:
+    done = cli("autostop", "run")
+    assert done.code == 2
+    assert "--yes" in done.err
+    assert sum(world.stop_calls().values()) == 0
+
+
+def test_run_asks_and_a_no_stops_nothing(world: World, cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "stdin", _Terminal("n\n"))
+    done = cli("autostop", "run")
+    assert "Stop 3 idle instances" in done.err
+    assert "cancelled" in done.err
+    assert sum(world.stop_calls().values()) == 0
+
+    monkeypatch.setattr(sys, "stdin", _Terminal("y\n"))
+    assert cli("autostop", "run").code == 0
+    assert world.stop_calls() == dict.fromkeys(world.ids, 1)
+
+
+def test_run_yes_stops_each_idle_instance_once_and_stats_show_it(world: World, cli: Any) -> None:
+    assert cli("touch", world.ids[2]).code == 0
+    done = cli("autostop", "run", "--yes", "--json")
+    assert done.code == 0, done.err
+    report = json.loads(done.out)
+    assert report["dryRun"] is False
+    assert [v for v, _ in verdicts(report).values()].count("stopped") == 2
+    assert world.stop_calls() == {world.ids[0]: 1, world.ids[1]: 1, world.ids[2]: 0}
+
+    assert cli("autostop", "run", "--yes").code == 0  # the stopped ones are not running any more
+    assert world.stop_calls() == {world.ids[0]: 1, world.ids[1]: 1, world.ids[2]: 0}
+
+    stats = json.loads(cli("autostop", "stats", "--json").out)
+    assert stats["counters"]["stops"] == 2
+    assert stats["counters"]["runs"] == 2
+    assert stats["savings"]["stillStopped"] == 2
+    assert stats["lastRun"]["totals"]["stopped"] == 0
+    assert stats["settings"]["idleMinutes"] == 20
+    text = cli("autostop", "stats")
+    assert text.code == 0
+    assert "stops so far" in text.out
+    assert "estimated savings" in text.out
+
+
+def test_set_idle_off_and_default(world: World, cli: Any) -> None:
+    first = world.names[0]
+    done = cli("autostop", "set", first, "--idle", "2h", "--json")
+    assert done.code == 0, done.err
+    data = json.loads(done.out)
+    assert (data["idleMinutes"], data["disabled"]) == (120, False)
+    # A policy change restarts the idle clock; never pinged, so the startup grace (45m) adds on.
+    assert data["autostop"]["thresholdSeconds"] == (120 + 45) * 60
+    assert data["autostop"]["label"] in ("in 2h44m", "in 2h45m")
+    assert verdicts(check_json(cli))[world.ids[0]] == ("keep", "policy changed 0s ago")
+
+    data = json.loads(cli("autostop", "set", world.ids[0], "--off", "--json").out)
+    assert (data["idleMinutes"], data["disabled"], data["autostop"]["label"]) == (None, True, "off")
+    assert verdicts(check_json(cli))[world.ids[0]] == ("skip", "auto-stop off for this instance")
+
+    done = cli("autostop", "set", first, "--default")
+    assert done.code == 0
+    assert "default 20m" in done.out
+    assert cli("autostop", "set", first, "--off", "--default").code == 2
+    assert cli("autostop", "set", first).code == 2
+    assert cli("autostop", "set", first, "--idle", "soon").code == 2
+    assert cli("autostop", "set", "no-such-box", "--off").code == 4
+
+
+def test_pin_and_unpin(world: World, cli: Any) -> None:
+    done = cli("autostop", "pin", world.names[1], "--for", "4h", "--json")
+    assert done.code == 0, done.err
+    pinned_until = datetime.fromisoformat(json.loads(done.out)["pinnedUntil"])
+    assert abs(pinned_until - (datetime.now(UTC) + timedelta(hours=4))) < timedelta(minutes=1)
+    verdict, reason = verdicts(check_json(cli))[world.ids[1]]
+    assert (verdict, reason.startswith("pinned until")) == ("keep", True)
+
+    data = json.loads(cli("autostop", "unpin", world.names[1], "--json").out)
+    assert data["pinnedUntil"] is None
+    assert verdicts(check_json(cli))[world.ids[1]] == ("keep", "policy changed 0s ago")
+
+    until = (datetime.now(UTC) + timedelta(days=1)).replace(microsecond=0)
+    data = json.loads(cli("autostop", "pin", world.ids[1], "--until", until.isoformat(), "--json").out)
+    assert datetime.fromisoformat(data["pinnedUntil"]) == until
+    assert cli("autostop", "pin", world.ids[1], "--until", "2001-01-01T00:00:00Z").code == 2
+    assert cli("autostop", "pin", world.ids[1], "--for", "1h", "--until", until.isoformat()).code == 2
+    assert cli("autostop", "pin", world.ids[1], "--until", "tomorrow").code == 2
+
+
+class _Terminal(io.StringIO):
+    """A stdin that says it is a terminal and answers the prompt."""
+
+    def isatty(self) -> bool:
+        return True

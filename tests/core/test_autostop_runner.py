@@ -1,0 +1,310 @@
+"""The auto-stop runner against the emulator over real HTTP, on both store backends.
+
+The injected clock runs a week ahead of the emulator's real one, so every start time the emulator reports
+lies far in the past: what an instance looks like to the policy is set by the records written here.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from novictl.config.models import AutoStopSettings
+from novictl.core.autostop import (
+    COUNTERS,
+    LAST_RUN_META,
+    OPEN_STOP_KEY,
+    apply_autostop,
+    autostop_stats,
+    plan_autostop,
+    record_ping,
+    run_autostop,
+)
+from novictl.core.clock import FrozenClock
+from novictl.core.lifecycle import wait_for_status
+from novictl.errors import StoreError
+from novictl.novita import NovitaClient
+from novictl.store import StateStore, StoreOptions, open_store
+from tests.fixtures.redis_server import start_redis_server
+from tests.fixtures.store import sample_record
+
+SETTINGS = AutoStopSettings()  # idle 20m, grace 45m, warn 5m
+
+
+@pytest.fixture
+def clock(frozen_clock: FrozenClock) -> FrozenClock:
+    frozen_clock.advance(days=7)
+    return frozen_clock
+
+
+def running_instances(emulator: Any, count: int) -> list[str]:
+    ids: list[str] = emulator.state.seed_instances(count)
+    for instance_id in ids:
+        emulator.state.set_status(instance_id, "running")
+    emulator.state.reset_calls()
+    return ids
+
+
+async def track(store: StateStore, clock: FrozenClock, instance_id: str, **fields: Any) -> None:
+    """A record of a running instance started 3 hours ago; ``used=minutes`` sets a ping that long ago."""
+    now = clock.now()
+    used = fields.pop("used", None)
+    if used is not None:
+        fields["last_used_at"] = now - timedelta(minutes=used)
+    values: dict[str, Any] = {"last_started_at": now - timedelta(hours=3), "price_per_hour": 0.5, **fields}
+    await store.put(sample_record(instance_id, now - timedelta(hours=5), **values))
+
+
+def stops(emulator: Any, instance_id: str) -> int:
+    return int(emulator.state.instance_calls[instance_id]["stop"])
+
+
+async def run(
+    client: NovitaClient, store: StateStore, clock: FrozenClock, *, dry_run: bool = False, **kw: Any
+):  # type: ignore[no-untyped-def]
+    settings = SETTINGS.model_copy(update=kw)
+    return await run_autostop(
+        client=client, store=store, settings_autostop=settings, clock=clock, dry_run=dry_run
+    )
+
+
+async def test_idle_instance_is_stopped_once_and_recorded(emulator, novita_client, store, clock) -> None:
+    idle, busy, booting = running_instances(emulator, 3)
+    await track(store, clock, idle, used=30)
+    await track(store, clock, busy, used=5)
+    await track(store, clock, booting, last_started_at=clock.now() - timedelta(minutes=30))
+
+    report = await run(novita_client, store, clock)
+
+    verdicts = {e.instance_id: (e.verdict, e.reason) for e in report.entries}
+    assert verdicts == {
+        idle: ("stopped", "idle 30m >= 20m"),
+        busy: ("keep", "used 5m ago"),
+        booting: ("keep", "started 30m ago (startup grace)"),
+    }
+    assert (stops(emulator, idle), stops(emulator, busy), stops(emulator, booting)) == (1, 0, 0)
+    record = await store.get(idle)
+    assert record is not None
+    assert (record.stopped_by, record.last_stopped_at) == ("autostop", clock.now())
+    assert record.extra[OPEN_STOP_KEY]["pricePerHour"] == 0.5
+    [event] = await store.list_events(instance_id=idle, types=["instance.auto_stopped"])
+    assert (event.data["idleSeconds"], event.data["thresholdSeconds"]) == (1800.0, 1200.0)
+    counters = await store.get_counters()
+    assert (counters[COUNTERS["runs"]], counters[COUNTERS["stops"]]) == (1, 1)
+    last = json.loads(await store.get_meta(LAST_RUN_META) or "{}")
+    assert last["totals"]["stopped"] == 1
+    assert last["dryRun"] is False
+
+    clock.advance(minutes=5)
+    again = await run(novita_client, store, clock)
+    assert stops(emulator, idle) == 1  # stopping or exited now: not running, never stopped twice
+    assert {e.instance_id: e.verdict for e in again.entries}[idle] == "skip"
+
+
+async def test_dry_run_decides_the_same_and_acts_on_nothing(emulator, novita_client, store, clock) -> None:
+    ids = running_instances(emulator, 4)
+    for instance_id, used in zip(ids, (30, 25, 5, 1), strict=True):
+        await track(store, clock, instance_id, used=used)
+
+    dry = await run(novita_client, store, clock, dry_run=True)
+
+    assert sum(emulator.state.instance_calls[i]["stop"] for i in ids) == 0
+    assert await store.get_counters() == {}
+    assert await store.get_meta(LAST_RUN_META) is None
+    assert await store.list_events(types=["instance.auto_stopped"]) == []
+    real = await run(novita_client, store, clock)
+    assert [(e.instance_id, e.reason) for e in dry.entries] == [
+        (e.instance_id, e.reason) for e in real.entries
+    ]
+    assert [e.verdict for e in dry.entries] == ["stop", "stop", "keep", "keep"]
+    assert [e.verdict for e in real.entries] == ["stopped", "stopped", "keep", "keep"]
+
+
+async def test_dry_run_setting_acts_on_nothing(emulator, novita_client, store, clock) -> None:
+    [idle] = running_instances(emulator, 1)
+    await track(store, clock, idle, used=60)
+    settings = SETTINGS.model_copy(update={"dry_run": True})
+    report = await run_autostop(
+        client=novita_client, store=store, settings_autostop=settings, clock=clock, dry_run=False
+    )
+    assert report.dry_run is True
+    assert report.entries[0].verdict == "stop"
+    assert stops(emulator, idle) == 0
+
+
+async def test_a_ping_between_check_and_act_keeps_it(emulator, novita_client, store, clock) -> None:
+    [instance_id] = running_instances(emulator, 1)
+    await track(store, clock, instance_id, used=45)
+    plan = await plan_autostop(client=novita_client, store=store, settings_autostop=SETTINGS, clock=clock)
+    assert [e.verdict for e in plan.candidates] == ["stop"]
+
+    await record_ping(store, instance_id, source="jupyter", clock=clock)
+    report = await apply_autostop(
+        plan, client=novita_client, store=store, settings_autostop=SETTINGS, clock=clock
+    )
+
+    [entry] = report.entries
+    assert (entry.verdict, entry.reason, entry.last_used_source) == ("keep", "used 0s ago", "jupyter")
+    assert stops(emulator, instance_id) == 0
+
+
+async def test_novita_get_failing_during_recheck_skips_without_stopping(
+    emulator, novita_client, store, clock
+) -> None:
+    idle_a, idle_b = running_instances(emulator, 2)
+    await track(store, clock, idle_a, used=40)
+    await track(store, clock, idle_b, used=40)
+    emulator.state.script_fault("status", status=503, count=100, path="/gpu/instance")
+
+    report = await run(novita_client, store, clock)
+
+    assert {e.verdict for e in report.entries} == {"skip"}
+    assert all(e.reason.startswith("novita unreadable") for e in report.entries)
+    assert emulator.state.calls["POST /gpu/instance/stop"] == 0
+    assert (stops(emulator, idle_a), stops(emulator, idle_b)) == (0, 0)
+    counters = await store.get_counters()
+    assert (counters[COUNTERS["skips"]], counters.get(COUNTERS["stops"], 0)) == (2, 0)
+
+
+async def test_instance_gone_before_the_recheck_is_not_stopped(emulator, novita_client, store, clock) -> None:
+    [instance_id] = running_instances(emulator, 1)
+    await track(store, clock, instance_id, used=40)
+    plan = await plan_autostop(client=novita_client, store=store, settings_autostop=SETTINGS, clock=clock)
+    emulator.state.set_status(instance_id, "exited")  # someone stopped it meanwhile
+
+    report = await apply_autostop(
+        plan, client=novita_client, store=store, settings_autostop=SETTINGS, clock=clock
+    )
+
+    assert (report.entries[0].verdict, report.entries[0].reason) == ("skip", "not running")
+    assert stops(emulator, instance_id) == 0
+
+
+async def test_store_unreadable_during_recheck_skips_without_stopping(
+    emulator, novita_client, store_backend: str, tmp_path: Path, clock
+) -> None:
+    [instance_id] = running_instances(emulator, 1)
+    server = start_redis_server(tmp_path / "doomed") if store_backend == "redis" else None
+    url = server.url if server else ""
+    store = await open_store(StoreOptions(url=url, sqlite_path=tmp_path / "s.db"), clock=clock)
+    try:
+        await track(store, clock, instance_id, used=40)
+        plan = await plan_autostop(client=novita_client, store=store, settings_autostop=SETTINGS, clock=clock)
+        assert len(plan.candidates) == 1
+        if server is not None:
+            server.stop()
+        else:
+            await store.close()
+
+        report = await apply_autostop(
+            plan, client=novita_client, store=store, settings_autostop=SETTINGS, clock=clock
+        )
+
+        assert (report.entries[0].verdict, report.entries[0].reason) == ("skip", "store unreadable")
+        assert report.errors
+        assert emulator.state.calls["POST /gpu/instance/stop"] == 0
+        assert emulator.state.calls["GET /gpu/instance"] == 0
+        with pytest.raises(StoreError):
+            await plan_autostop(client=novita_client, store=store, settings_autostop=SETTINGS, clock=clock)
+    finally:
+        if server is not None:
+            server.stop()
+        await store.close()
+
+
+async def test_a_repaired_garbage_timestamp_never_stops(
+    emulator, novita_client, store, write_raw_record, clock
+):  # type: ignore[no-untyped-def]
+    [instance_id] = running_instances(emulator, 1)
+    long_ago = (clock.now() - timedelta(hours=6)).isoformat()
+    document = {
+        "id": instance_id,
+        "name": "legacy",
+        "status": "running",
+        "first_seen_at": long_ago,
+        "last_started_at": long_ago,
+        "last_used_at": "Invalid Date",
+        "price_per_hour": 1.0,
+    }
+    await write_raw_record(instance_id, json.dumps(document))
+
+    report = await run(novita_client, store, clock)
+
+    assert report.entries[0].verdict == "keep"
+    assert stops(emulator, instance_id) == 0
+
+
+async def test_max_runtime_stops_an_active_instance(emulator, novita_client, store, clock) -> None:
+    [instance_id] = running_instances(emulator, 1)
+    await track(store, clock, instance_id, used=1)
+
+    report = await run(novita_client, store, clock, max_runtime_minutes=120)
+
+    assert (report.entries[0].verdict, report.entries[0].trigger) == ("stopped", "max-runtime")
+    record = await store.get(instance_id)
+    assert record is not None
+    assert record.stopped_by == "max-runtime"
+    assert (await store.get_counters())[COUNTERS["max_runtime_stops"]] == 1
+
+
+async def test_warning_once_per_idle_period_and_not_after_a_ping(
+    emulator, novita_client, store, clock
+) -> None:
+    [instance_id] = running_instances(emulator, 1)
+    await track(store, clock, instance_id, used=16)
+
+    async def warnings() -> int:
+        return len(await store.list_events(instance_id=instance_id, types=["instance.autostop_pending"]))
+
+    await run(novita_client, store, clock)
+    assert await warnings() == 1
+    [event] = await store.list_events(types=["instance.autostop_pending"])
+    assert event.data["stopAt"] == (clock.now() + timedelta(minutes=4)).isoformat()
+    clock.advance(minutes=1)
+    await run(novita_client, store, clock)
+    assert await warnings() == 1  # once per idle period
+    await record_ping(store, instance_id, clock=clock)
+    clock.advance(minutes=1)
+    await run(novita_client, store, clock)
+    assert await warnings() == 1  # used again: nothing pending
+    clock.advance(minutes=15)
+    report = await run(novita_client, store, clock)
+    assert await warnings() == 2  # a new idle period
+    assert report.entries[0].verdict == "keep"
+    assert stops(emulator, instance_id) == 0
+    assert (await store.get_counters())[COUNTERS["warnings"]] == 2
+
+
+async def test_savings_accumulate_while_stopped_and_settle_on_the_next_start(
+    emulator_factory, novita_client_factory, store, clock
+) -> None:
+    # This emulator lives on the injected clock, so start and stop times are exact.
+    server = emulator_factory(clock=lambda: clock.now().timestamp(), step_delay=1.0)
+    client = await novita_client_factory(base_url=server.base_url, api_key=server.api_key)
+    [instance_id] = server.state.seed_instances(1)
+    server.state.set_status(instance_id, "running")
+    await track(store, clock, instance_id, used=60, price_per_hour=0.5)
+
+    await run(client, store, clock)
+    clock.advance(hours=2)
+    stats = await autostop_stats(store, SETTINGS, clock=clock)
+    assert stats["savings"] == {"settledUsd": 0.0, "openUsd": 1.0, "totalUsd": 1.0, "stillStopped": 1}
+    assert stats["counters"]["stops"] == 1
+
+    await client.start_instance(instance_id)
+    clock.advance(seconds=5)  # starting takes a few emulated seconds
+    await wait_for_status(client, instance_id, {"running"}, poll_interval=0)
+    clock.advance(hours=1)
+    await record_ping(store, instance_id, clock=clock)
+    await run(client, store, clock)
+
+    stats = await autostop_stats(store, SETTINGS, clock=clock)
+    assert stats["savings"]["stillStopped"] == 0
+    assert stats["savings"]["settledUsd"] == pytest.approx(1.0, abs=0.01)  # 2 h stopped at $0.50/h
+    record = await store.get(instance_id)
+    assert record is not None
+    assert OPEN_STOP_KEY not in record.extra
