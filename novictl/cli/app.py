@@ -84,7 +84,8 @@ def main(argv: list[str] | None = None) -> None:
     state = App()
     command = typer.main.get_command(app)
     try:
-        command.main(args=argv, prog_name="novictl", standalone_mode=False, obj=state)
+        # Without standalone mode, click *returns* the code of a `typer.Exit(n)` instead of raising it.
+        code = command.main(args=argv, prog_name="novictl", standalone_mode=False, obj=state)
     except NovictlError as error:
         from novictl.cli.output import print_error
 
@@ -117,4 +118,4 @@ def main(argv: list[str] | None = None) -> None:
         if last and kind is not None:
             sys.stderr.write(f"  at {last[0].filename}:{last[0].lineno} ({kind.__name__})\n")
         _exit(1)
-    _exit(0)
+    _exit(code if isinstance(code, int) else 0)

@@ -44,11 +44,14 @@ def console(app: App, *, stderr: bool = False) -> Console:
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
+    tty = stream.isatty()
     return Console(
         file=stream,
-        no_color=app.no_color or not stream.isatty(),
+        no_color=app.no_color or not tty,
         highlight=False,
-        soft_wrap=not stream.isatty(),
+        soft_wrap=not tty,
+        # Cron mail and pipes get whole rows instead of tables folded at 80 columns.
+        width=None if tty else 200,
     )
 
 

@@ -7,9 +7,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import typer
 
-from novictl.cli.app import app
+from novictl.cli.app import app, main
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("fastapi", "uvicorn", "redis", "apscheduler", "starlette", "novictl.emulator", "novictl.store.redis")
@@ -62,3 +63,17 @@ def test_unknown_command_is_a_usage_error() -> None:
     done = subprocess.run([sys.executable, "-m", "novictl", "no-such-verb"], capture_output=True, text=True)
     assert done.returncode == 2
     assert "No such command" in done.stderr
+
+
+def test_a_command_exiting_with_a_code_keeps_it() -> None:
+    @app.command("exit-probe", hidden=True)
+    def probe() -> None:
+        """Exit 7 (test only)."""
+        raise typer.Exit(7)
+
+    try:
+        with pytest.raises(SystemExit) as exited:
+            main(["exit-probe"])
+        assert exited.value.code == 7
+    finally:
+        app.registered_commands = [c for c in app.registered_commands if c.name != "exit-probe"]
