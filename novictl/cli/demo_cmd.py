@@ -61,7 +61,8 @@ def demo(
                 },
             )
             # Instances someone made in Novita's console: sync must adopt them.
-            emulator.state.seed_instances(_OUTSIDE_COUNT)
+            for outside in emulator.state.seed_instances(_OUTSIDE_COUNT):
+                emulator.state.set_status(outside, "running")
             out.print(f"[bold]novictl demo[/bold] — a Novita emulator is serving at {emulator.base_url}")
             out.print(f"state store: {Path(tmp) / 'state.db'} (SQLite, deleted afterwards)\n")
             asyncio.run(_tour(demo_app, out, delay))
@@ -90,8 +91,34 @@ async def _tour(app: App, out: Console, delay: float) -> None:
         await sync_instances(client=client, store=store, options=options)
         await _show_list(app, store)
 
-        _step(out, 5, "Stop it and wait", f"novictl stop {instance.name} --wait")
+        _step(out, 5, "Auto-stop keeps what is used and stops what is idle", "novictl autostop run --yes")
+        await _autostop(app, store, client, instance.id)
+
+        _step(out, 6, "Stop it and wait", f"novictl stop {instance.name} --wait")
         await _stop_and_wait(out, client, instance, delay)
+
+
+async def _autostop(app: App, store: StateStore, client: NovitaClient, created_id: str) -> None:
+    """Half an hour on, one adopted instance was pinged 3 minutes ago and the other never: the report
+    keeps the first, stops the second, and keeps the fresh one in its startup grace."""
+    from datetime import timedelta
+
+    from novictl.cli.autostop_cmd import print_report
+    from novictl.core.autostop import record_ping, run_autostop
+    from novictl.core.clock import FrozenClock, utcnow
+
+    later = FrozenClock(utcnow() + timedelta(minutes=30))  # the demo cannot wait for real idleness
+    adopted = sorted(
+        (r for r in await store.get_all() if r.status == "running" and r.id != created_id),
+        key=lambda r: r.name,
+    )
+    used = adopted[0]
+    await record_ping(store, used.id, at=later.now() - timedelta(minutes=3), source="demo", clock=later)
+    console(app).print(f"pinged {used.name} 3 minutes ago (novictl touch {used.name}); the others stay idle")
+    report = await run_autostop(
+        client=client, store=store, settings_autostop=app.settings.autostop, clock=later, dry_run=False
+    )
+    print_report(app, report, as_json=False)
 
 
 def _step(out: Console, number: int, title: str, command: str) -> None:

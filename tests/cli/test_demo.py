@@ -34,10 +34,13 @@ def test_demo_walks_through_every_step_and_exits_0(tmp_path: Path) -> None:
         "2. Sync adopts",
         "3. Create an instance",
         "4. List",
-        "5. Stop",
+        "5. Auto-stop keeps",
+        "6. Stop it",
     ):
         assert heading in out
     assert "adopted 3" in out
     assert "running: trainer" in out
+    assert "used 3m ago" in out  # the pinged instance is kept …
+    assert "auto-stop: 2 stopped, 2 kept" in out  # … the idle ones stopped, the new one in its grace
     assert "stopped: trainer" in out
     assert "demo finished" in out

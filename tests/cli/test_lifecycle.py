@@ -62,7 +62,11 @@ def test_list_filters_and_ttl(novictl_cli: Cli, make_instance: MakeInstance, emu
     make_instance("alpha")
     make_instance("beta", status="exited")
     make_instance("alphabet", status="exited")
-    assert [i["name"] for i in novictl_cli("list", "--json").json()["instances"]] == ["alpha", "alphabet", "beta"]
+    assert [i["name"] for i in novictl_cli("list", "--json").json()["instances"]] == [
+        "alpha",
+        "alphabet",
+        "beta",
+    ]
     lists = emulator.state.calls["GET /gpu/instances"]
     # Within the TTL the store answers alone.
     by_status = novictl_cli("list", "--status", "exited", "--json").json()["instances"]
@@ -109,7 +113,9 @@ def test_error_paths_have_exact_messages_and_codes(
 ) -> None:
     unknown = novictl_cli("show", "nosuch")
     assert unknown.code == 4
-    assert unknown.err == "error: no instance with id or name 'nosuch'\nhint: see your instances with: novictl list --refresh\n"
+    assert unknown.err == (
+        "error: no instance with id or name 'nosuch'\nhint: see your instances with: novictl list --refresh\n"
+    )
 
     a, b = make_instance("twin"), make_instance("twin", status="exited")
     ambiguous = novictl_cli("stop", "twin")
@@ -136,11 +142,15 @@ def test_error_paths_have_exact_messages_and_codes(
 
     bad_env = novictl_cli("create", "x", "--gpu", "3090", "--image", "u", "--env", "sk-very-secret-token")
     assert bad_env.code == 2
-    assert bad_env.err.startswith("error: bad --env: expected KEY=VALUE with a KEY of letters, digits and _\n")
+    assert bad_env.err.startswith(
+        "error: bad --env: expected KEY=VALUE with a KEY of letters, digits and _\n"
+    )
     assert "sk-very-secret" not in bad_env.err
     bad_port = novictl_cli("create", "x", "--gpu", "3090", "--image", "u", "--port", "8888/ftp")
     assert bad_port.code == 2
-    assert bad_port.err.startswith("error: bad --port '8888/ftp': expected PORT/TYPE such as 8888/http or 22/tcp\n")
+    assert bad_port.err.startswith(
+        "error: bad --port '8888/ftp': expected PORT/TYPE such as 8888/http or 22/tcp\n"
+    )
     assert emulator.state.calls["POST /gpu/instance/create"] == 2
 
 
@@ -195,7 +205,12 @@ def test_stop_all_confirms_dry_runs_and_reports_failures(
     dry = novictl_cli("stop-all", "--dry-run", "--json")
     assert dry.code == 0
     report = dry.json()
-    assert (report["count"], report["dryRun"], report["totalPricePerHour"], report["results"]) == (3, True, 1.05, [])
+    assert (report["count"], report["dryRun"], report["totalPricePerHour"], report["results"]) == (
+        3,
+        True,
+        1.05,
+        [],
+    )
     assert emulator.state.calls["POST /gpu/instance/stop"] == 0
 
     declined = novictl_cli("stop-all", tty=True, stdin="n\n")

@@ -1,0 +1,328 @@
+"""``novictl autostop check|run|stats|set|pin|unpin``: see and steer the stopping of idle instances."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import sys
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+
+from novictl.cli.context import App, JsonFlag, get_app
+from novictl.cli.instance_support import YesOption, confirm, seconds
+from novictl.cli.output import print_json, print_table
+from novictl.errors import UsageError
+
+if TYPE_CHECKING:
+    from novictl.core.autostop import AutoStopEntry, AutoStopReport
+    from novictl.store.base import StateStore
+    from novictl.store.records import InstanceRecord
+
+__all__ = ["app", "print_report", "resolve_record"]
+
+app = typer.Typer(
+    help="Stop idle instances: what would stop and why, run it, statistics, per-instance rules and pins.",
+    no_args_is_help=True,
+)
+
+RefArgument = Annotated[str, typer.Argument(help="Instance id or exact name.", metavar="ID|NAME")]
+
+
+@app.command("check")
+def check(
+    ctx: typer.Context,
+    fail_on_idle: Annotated[
+        bool, typer.Option("--fail-on-idle", help="Exit 1 when an instance would be stopped.")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Accepted for cron lines that say it; check never acts.")
+    ] = False,
+    json_output: JsonFlag = False,
+) -> None:
+    """Show what auto-stop would do now, and why: a dry run that acts on nothing.
+
+    One row per instance: status, last used, idle for, threshold, verdict (stop, keep, skip), reason and
+    hourly price. Safe for cron: no colour when the output is not a terminal; exits 0, or 1 with
+    --fail-on-idle when something would be stopped.
+    """
+    from novictl.core.autostop import run_autostop
+
+    state = get_app(ctx)
+
+    async def go() -> AutoStopReport:
+        async with state.novita_client() as client, state.open_store() as store:
+            return await run_autostop(
+                client=client,
+                store=store,
+                settings_autostop=state.settings.autostop,
+                dry_run=True,
+                page_size=state.settings.novita.page_size,
+            )
+
+    report = asyncio.run(go())
+    print_report(state, report, as_json=state.wants_json(json_output))
+    if fail_on_idle and report.by_verdict("stop"):
+        _exit_failed()
+
+
+@app.command("run")
+def run(ctx: typer.Context, yes: YesOption = False, json_output: JsonFlag = False) -> None:
+    """Stop the idle instances now (asks first unless --yes).
+
+    Each instance to stop is re-read from Novita and from the store first and stopped only if it is still
+    running and still idle; one that cannot be read is left alone and reported. With autostop.dry_run set,
+    nothing is stopped. Exits 1 when a stop or a write failed.
+    """
+    from novictl.core.autostop import apply_autostop, plan_autostop
+
+    state = get_app(ctx)
+    settings = state.settings.autostop
+    if not yes and not settings.dry_run and not sys.stdin.isatty():
+        confirm("", yes=False, what="stop idle instances")  # refuses: cron must say --yes
+
+    async def go() -> AutoStopReport:
+        async with state.novita_client() as client, state.open_store() as store:
+            plan = await plan_autostop(
+                client=client,
+                store=store,
+                settings_autostop=settings,
+                page_size=state.settings.novita.page_size,
+            )
+            if settings.dry_run:
+                sys.stderr.write("autostop.dry_run is set: nothing is stopped\n")
+                return plan.report
+            if plan.candidates and not yes:
+                _show_candidates(plan.candidates)
+                burn = sum(e.price_per_hour or 0.0 for e in plan.candidates)
+                count = len(plan.candidates)
+                confirm(
+                    f"Stop {count} idle instance{'s' * (count != 1)} (${burn:.2f}/h)?",
+                    yes=False,
+                    what="stop idle instances",
+                )
+            return await apply_autostop(plan, client=client, store=store, settings_autostop=settings)
+
+    report = asyncio.run(go())
+    print_report(state, report, as_json=state.wants_json(json_output))
+    if report.errors:
+        _exit_failed()
+
+
+@app.command("stats")
+def stats(ctx: typer.Context, json_output: JsonFlag = False) -> None:
+    """Auto-stop settings, the last run, stops so far and the estimated savings in USD.
+
+    Savings are the hourly price of each auto-stopped instance times the time it stayed stopped: settled
+    once it was started again (or deleted), and counted so far for the ones still stopped.
+    """
+    from novictl.core.autostop import autostop_stats
+
+    state = get_app(ctx)
+
+    async def go() -> dict[str, Any]:
+        async with state.open_store() as store:
+            return await autostop_stats(store, state.settings.autostop)
+
+    data = asyncio.run(go())
+    if state.wants_json(json_output):
+        print_json(data)
+        return
+    conf, counters, savings, last = data["settings"], data["counters"], data["savings"], data["lastRun"]
+    max_runtime = conf["maxRuntimeMinutes"]
+    rows: list[tuple[str, Any]] = [
+        ("enabled", "yes" if conf["enabled"] else "no"),
+        ("idle threshold", f"{conf['idleMinutes']:g}m (startup grace {conf['startupGraceMinutes']:g}m)"),
+        ("check every", f"{conf['checkIntervalMinutes']:g}m (warning {conf['warnBeforeMinutes']:g}m before)"),
+        ("max runtime", "off" if max_runtime is None else f"{max_runtime:g}m"),
+        ("dry run", "yes" if conf["dryRun"] else "no"),
+        ("last run", _last_run(last)),
+        ("runs", counters["runs"]),
+        ("stops so far", f"{counters['stops']} ({counters['maxRuntimeStops']} for max runtime)"),
+        ("skipped (unknown state)", counters["skips"]),
+        ("warnings", counters["warnings"]),
+        ("errors", counters["errors"]),
+        ("estimated savings", f"${savings['totalUsd']:.2f}"),
+        ("  settled", f"${savings['settledUsd']:.2f}"),
+        ("  so far, still stopped", f"${savings['openUsd']:.2f} ({savings['stillStopped']} instances)"),
+    ]
+    print_table(state, ["", "auto-stop"], rows)
+
+
+@app.command("set")
+def set_policy(
+    ctx: typer.Context,
+    ref: RefArgument,
+    idle: Annotated[
+        str | None,
+        typer.Option("--idle", help="This instance's idle threshold, e.g. 2h.", metavar="DURATION"),
+    ] = None,
+    off: Annotated[bool, typer.Option("--off", help="Never auto-stop this instance.")] = False,
+    default: Annotated[bool, typer.Option("--default", help="Back to the global threshold.")] = False,
+    json_output: JsonFlag = False,
+) -> None:
+    """Give one instance its own idle threshold (--idle 2h), turn auto-stop off for it (--off), or put it
+    back on the global setting (--default). Idle time counts afresh from now."""
+    from novictl.core.autostop import set_autostop_policy
+
+    if sum((idle is not None, off, default)) != 1:
+        raise UsageError("give exactly one of --idle DURATION, --off, --default")
+    # Whole minutes, rounded up: never stop earlier than asked.
+    minutes = math.ceil(seconds(idle, "--idle") / 60) if idle is not None else None
+    state = get_app(ctx)
+
+    async def go(store: StateStore, record: InstanceRecord) -> InstanceRecord:
+        return await set_autostop_policy(store, record.id, idle_minutes=minutes, off=off)
+
+    _control(state, ref, go, json_output)
+
+
+@app.command("pin")
+def pin(
+    ctx: typer.Context,
+    ref: RefArgument,
+    for_: Annotated[
+        str | None, typer.Option("--for", help="Keep it running this long, e.g. 4h.", metavar="DURATION")
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(
+            "--until", help="Keep it running until this ISO-8601 time (UTC if no zone).", metavar="TIME"
+        ),
+    ] = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Keep an instance running, used or not, for a while (--for 4h) or until a time (--until); idle time
+    counts from the end of the pin."""
+    from datetime import timedelta
+
+    from novictl.core.autostop import parse_timestamp, pin_instance
+    from novictl.core.clock import utcnow
+
+    if (for_ is None) == (until is None):
+        raise UsageError("give exactly one of --for DURATION and --until TIME")
+    end = (
+        parse_timestamp(until)
+        if until is not None
+        else utcnow() + timedelta(seconds=seconds(for_ or "", "--for"))
+    )
+    state = get_app(ctx)
+
+    async def go(store: StateStore, record: InstanceRecord) -> InstanceRecord:
+        return await pin_instance(store, record.id, until=end)
+
+    _control(state, ref, go, json_output)
+
+
+@app.command("unpin")
+def unpin(ctx: typer.Context, ref: RefArgument, json_output: JsonFlag = False) -> None:
+    """End an instance's pin now; it gets a full idle period from this moment."""
+    from novictl.core.autostop import unpin_instance
+
+    state = get_app(ctx)
+
+    async def go(store: StateStore, record: InstanceRecord) -> InstanceRecord:
+        return await unpin_instance(store, record.id)
+
+    _control(state, ref, go, json_output)
+
+
+# -- shared with touch --------------------------------------------------------------------------------
+
+
+async def resolve_record(state: App, store: StateStore, ref: str) -> InstanceRecord:
+    """The instance ``ref`` names. Asks Novita only when the store does not know it and an API key is set;
+    without a key (a job pinging from inside an instance, say) the store alone answers."""
+    from novictl.core.instances import resolve
+    from novictl.core.pings import find_record
+    from novictl.errors import ConfigError
+
+    try:
+        client = state.novita_client()
+    except ConfigError:
+        return await find_record(store, ref)
+    async with client:
+        return await resolve(store, client, ref)
+
+
+def print_report(state: App, report: AutoStopReport, *, as_json: bool) -> None:
+    """An auto-stop report as JSON, or as a table with a one-line summary under it."""
+    if as_json:
+        print_json(report.to_dict())
+        return
+    from novictl.core.durations import format_duration
+    from novictl.core.instance_view import ago, money
+
+    now = report.ran_at
+    rows = [
+        (
+            entry.name,
+            entry.status,
+            ago(entry.last_used_at, now) + (f" ({entry.last_used_source})" if entry.last_used_source else ""),
+            "" if entry.idle_seconds is None else format_duration(max(entry.idle_seconds, 0.0)),
+            "" if entry.threshold_seconds is None else format_duration(entry.threshold_seconds),
+            entry.verdict,
+            entry.reason,
+            money(entry.price_per_hour),
+        )
+        for entry in report.entries
+    ]
+    # The ids are in --json; a 16-digit column would squeeze the reasons in an 80-column cron mail.
+    columns = ["instance", "status", "last used", "idle for", "threshold", "verdict", "reason", "$/h"]
+    print_table(state, columns, rows, empty="no instances")
+    sys.stdout.write(report.summary_line() + "\n")
+    for error in report.errors:
+        sys.stderr.write(f"error: {error}\n")
+
+
+# -- helpers ------------------------------------------------------------------------------------------
+
+
+def _control(state: App, ref: str, change: Any, json_output: bool) -> None:
+    """Resolve ``ref``, apply ``change(store, record)``, print the instance's auto-stop settings."""
+    from novictl.core.autostop import describe_autostop, policy_dict
+    from novictl.core.clock import utcnow
+
+    async def go() -> InstanceRecord:
+        async with state.open_store() as store:
+            record = await resolve_record(state, store, ref)
+            updated: InstanceRecord = await change(store, record)
+            return updated
+
+    record = asyncio.run(go())
+    view = describe_autostop(record, state.settings.autostop, utcnow())
+    if state.wants_json(json_output):
+        print_json({**policy_dict(record), "autostop": view.to_dict()})
+        return
+    if record.autostop_disabled:
+        rule = "auto-stop off"
+    elif record.autostop_idle_minutes is not None:
+        rule = f"stops after {record.autostop_idle_minutes}m idle"
+    else:
+        rule = f"stops after the default {state.settings.autostop.idle_minutes:g}m idle"
+    sys.stdout.write(f"{record.name} ({record.id}): {rule}; auto-stop: {view.label}\n")
+
+
+def _exit_failed() -> NoReturn:
+    # SystemExit, not typer.Exit: in standalone_mode=False click *returns* a typer.Exit's code, and
+    # novictl.cli.app.main does not pass that return value on (it exits 0).
+    sys.stdout.flush()
+    raise SystemExit(1)
+
+
+def _show_candidates(candidates: list[AutoStopEntry]) -> None:
+    sys.stderr.write("would stop:\n")
+    for entry in candidates:
+        price = f", ${entry.price_per_hour:.2f}/h" if entry.price_per_hour is not None else ""
+        sys.stderr.write(f"  {entry.name} ({entry.instance_id}): {entry.reason}{price}\n")
+
+
+def _last_run(last: dict[str, Any] | None) -> str:
+    if not last:
+        return "never"
+    totals = last.get("totals", {})
+    counts = ", ".join(f"{totals.get(key, 0):.0f} {label}" for key, label in _LAST_RUN_COUNTS)
+    return f"{last.get('ranAt', '?')}: {counts}, {len(last.get('errors', []))} errors"
+
+
+_LAST_RUN_COUNTS = (("stopped", "stopped"), ("keep", "kept"), ("skip", "skipped"))

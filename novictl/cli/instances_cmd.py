@@ -1,0 +1,216 @@
+"""``novictl list|ls`` and ``show``; registers the other instance commands (create, start, stop, restart,
+delete, stop-all) and ``completion`` from their own modules."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from novictl.cli.context import App, JsonFlag, get_app
+from novictl.cli.instance_support import QuietOption
+from novictl.cli.output import print_json, print_table
+
+if TYPE_CHECKING:
+    from novictl.store.records import InstanceRecord
+
+__all__ = ["register"]
+
+RefArgument = Annotated[str, typer.Argument(metavar="ID|NAME", help="Instance id or exact name.")]
+
+
+def register(root: typer.Typer) -> None:
+    from novictl.cli import completion_cmd, instance_actions_cmd, instance_create_cmd
+
+    root.command("list")(list_instances)
+    root.command("ls", hidden=True, help="Alias of list.")(list_instances)
+    root.command("show")(show)
+    instance_create_cmd.register(root)
+    instance_actions_cmd.register(root)
+    root.add_typer(completion_cmd.app, name="completion")
+
+
+def list_instances(
+    ctx: typer.Context,
+    status: Annotated[
+        str | None, typer.Option("--status", help="Only instances in this status (running, exited …).")
+    ] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Only names containing this text.")] = None,
+    refresh: Annotated[
+        bool, typer.Option("--refresh", help="Read Novita now (every page) and update the store first.")
+    ] = False,
+    show_all: Annotated[bool, typer.Option("--all", "-a", help="Include terminated instances.")] = False,
+    quiet: QuietOption = False,
+    json_output: JsonFlag = False,
+) -> None:
+    """List instances: name, id, status, GPU, region, $/h, last used, idle for.
+
+    Reads the local store, refreshed from Novita when its last sync is older than 30 s (or always with
+    --refresh). When Novita cannot be read without --refresh, the stored state is shown with a warning.
+    """
+    import asyncio
+
+    from novictl.core.clock import SystemClock
+    from novictl.core.instance_view import instance_summary
+
+    app = get_app(ctx)
+    clock = SystemClock()
+    records = asyncio.run(_fetch(app, refresh=refresh))
+    records = [
+        r
+        for r in records
+        if (show_all or (r.terminated_at is None and r.status != "terminated"))
+        and (status is None or r.status.lower() == status.lower())
+        and (name is None or name.lower() in r.name.lower())
+    ]
+    records.sort(key=lambda r: (r.name.lower(), r.id))
+    now = clock.now()
+    if quiet:
+        for record in records:
+            typer.echo(record.id)
+        return
+    if app.wants_json(json_output):
+        print_json({"instances": [instance_summary(r, now) for r in records], "total": len(records)})
+        return
+    print_table(
+        app,
+        ["name", "id", "status", "GPU", "region", "$/h", "last used", "idle for"],
+        [_row(r, now) for r in records],
+        empty="no instances (try: novictl list --refresh)",
+    )
+
+
+def _row(record: InstanceRecord, now: Any) -> tuple[str, ...]:
+    from novictl.core.durations import format_duration
+    from novictl.core.instance_view import ago, idle_seconds, money
+
+    idle = idle_seconds(record, now)
+    gpu = record.product_name or record.product_id or ""
+    if record.gpu_count > 1:
+        gpu = f"{record.gpu_count}x {gpu}"
+    return (
+        record.name,
+        record.id,
+        record.status,
+        gpu,
+        record.region or "",
+        money(record.price_per_hour),
+        ago(record.last_used_at, now),
+        "" if idle is None else format_duration(idle),
+    )
+
+
+async def _fetch(app: App, *, refresh: bool) -> list[InstanceRecord]:
+    from novictl.core.instances import LIST_CACHE_TTL_SECONDS, needs_refresh, refresh_store
+    from novictl.errors import ConfigError, NovitaError
+
+    max_age = None if refresh else LIST_CACHE_TTL_SECONDS
+    async with app.open_store() as store:
+        if await needs_refresh(store, max_age_seconds=max_age):
+            try:
+                async with app.novita_client() as client:
+                    await refresh_store(client, store, max_age_seconds=max_age)
+            except (NovitaError, ConfigError) as error:
+                if refresh:
+                    raise
+                sys.stderr.write(f"warning: showing stored state; could not read Novita: {error.message}\n")
+        return await store.get_all()
+
+
+def show(ctx: typer.Context, ref: RefArgument, json_output: JsonFlag = False) -> None:
+    """Show one instance: status, GPU, price, ports and endpoints, SSH command, image, timestamps, billing,
+    how long Novita keeps its data, and novictl's own fields (last used, stopped by, webhook, auto-stop).
+
+    The SSH password is never shown. Exit 4 for an unknown id or name, 2 for an ambiguous name.
+    """
+    import asyncio
+
+    app = get_app(ctx)
+    detail = asyncio.run(_detail_for(app, ref))
+    if app.wants_json(json_output):
+        print_json(detail)
+        return
+    _print_detail(app, detail)
+
+
+async def _detail_for(app: App, ref: str) -> dict[str, Any]:
+    from novictl.core.clock import SystemClock
+    from novictl.core.instance_view import instance_detail
+    from novictl.core.instances import resolve
+    from novictl.core.records import record_from_instance
+    from novictl.errors import NovitaNotFound, NovitaUnavailable
+
+    clock = SystemClock()
+    async with app.novita_client() as client, app.open_store() as store:
+        record = await resolve(store, client, ref, clock=clock)
+        try:
+            live = await client.get_instance(record.id)
+        except NovitaNotFound as gone:
+            raise NovitaNotFound(
+                f"instance {record.name} ({record.id}) no longer exists on Novita",
+                status=gone.status,
+                hint="run `novictl sync` to bring the local state up to date",
+            ) from gone
+        except NovitaUnavailable as error:
+            sys.stderr.write(f"warning: showing stored state; could not read Novita: {error.message}\n")
+            live = None
+        if live is not None:
+            record = record_from_instance(live, record, None, clock.now())
+            await store.put(record)
+        return instance_detail(record, live, clock.now())
+
+
+def _print_detail(app: App, detail: dict[str, Any]) -> None:
+    from datetime import datetime
+
+    from novictl.core.instance_view import ago, money
+
+    now = datetime.now().astimezone()
+
+    def when(key: str) -> str:
+        value = detail.get(key)
+        if not value:
+            return "-"
+        at = datetime.fromisoformat(value)
+        return f"{at:%Y-%m-%d %H:%M:%S %Z} ({ago(at, now)})"
+
+    autostop = detail["autostop"]
+    policy = (
+        "off"
+        if autostop["disabled"]
+        else (f"{autostop['idleMinutes']}m idle" if autostop["idleMinutes"] else "default")
+    )
+    if autostop["pinnedUntil"]:
+        policy += f", pinned until {autostop['pinnedUntil']}"
+    rows: list[tuple[str, Any]] = [
+        ("name", detail["name"]),
+        ("id", detail["id"]),
+        ("status", detail["status"] + (f" — {detail['statusError']}" if detail["statusError"] else "")),
+        (
+            "GPU",
+            f"{detail['gpuCount']}x {detail['gpu'] or detail['productId'] or '?'} ({detail['productId']})",
+        ),
+        ("region", detail["region"] or "-"),
+        ("price", money(detail["pricePerHour"], suffix="/h") + f" ({detail['billingMode'] or 'onDemand'})"),
+        ("image", detail["imageUrl"] or "-"),
+        ("disk", f"{detail['rootfsSizeGb']} GB" if detail["rootfsSizeGb"] else "-"),
+    ]
+    rows += [(f"port {p['port']}/{p['type']}", p["endpoint"] or "-") for p in detail["ports"]]
+    rows += [
+        ("ssh", detail["sshCommand"] or "-"),
+        ("created", when("createdAt")),
+        ("last started", when("lastStartedAt")),
+        ("last stopped", when("lastStoppedAt")),
+        ("keeps data", f"{detail['keepDataDay']} days after a stop" if detail["keepDataDay"] else "-"),
+        (
+            "last used",
+            when("lastUsedAt") + (f" via {detail['lastUsedSource']}" if detail["lastUsedSource"] else ""),
+        ),
+        ("stopped by", detail["stoppedBy"] or "-"),
+        ("webhook", detail["webhookUrl"] or "-"),
+        ("auto-stop", policy),
+    ]
+    if not detail["live"]:
+        rows.append(("note", "Novita could not be read; this is the stored state"))
+    print_table(app, ["", ""], rows)

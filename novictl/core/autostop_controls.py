@@ -1,0 +1,161 @@
+"""Per-instance auto-stop controls (override, off, pin, unpin) and the auto-stop statistics.
+
+Every control counts as a policy change: ``policy_changed_at`` is set to now, so the instance gets a full
+idle period from this moment (unpinning an instance last used hours ago must not stop it on the spot).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from novictl.config.models import AutoStopSettings
+from novictl.core.autostop_runner import COUNTERS, LAST_RUN_META, OPEN_STOP_KEY, settle_saving
+from novictl.core.clock import Clock, SystemClock
+from novictl.errors import NotFoundError, UsageError
+from novictl.store.base import StateStore
+from novictl.store.records import Event, InstanceRecord
+
+__all__ = [
+    "POLICY_EVENT",
+    "autostop_stats",
+    "pin_instance",
+    "policy_dict",
+    "set_autostop_policy",
+    "unpin_instance",
+]
+
+POLICY_EVENT = "instance.autostop_policy_changed"
+"""The audit event every control writes."""
+
+
+async def set_autostop_policy(
+    store: StateStore,
+    instance_id: str,
+    *,
+    idle_minutes: int | None = None,
+    off: bool = False,
+    clock: Clock | None = None,
+) -> InstanceRecord:
+    """Give the instance its own idle threshold (``idle_minutes``), turn auto-stop off for it (``off``),
+    or, with neither, put it back on the global default."""
+    if off and idle_minutes is not None:
+        raise UsageError("choose one of an idle threshold and off")
+    if idle_minutes is not None and idle_minutes < 1:
+        raise UsageError("the idle threshold must be at least one minute")
+    return await _change(
+        store,
+        instance_id,
+        {"autostop_idle_minutes": None if off else idle_minutes, "autostop_disabled": off},
+        clock,
+    )
+
+
+async def pin_instance(
+    store: StateStore, instance_id: str, *, until: datetime, clock: Clock | None = None
+) -> InstanceRecord:
+    """Keep the instance running until ``until`` whatever its activity; idle time counts from then."""
+    now = (clock or SystemClock()).now()
+    if until.tzinfo is None or until.utcoffset() is None:
+        raise UsageError("a pin end needs a timezone (e.g. 2024-06-01T18:00:00Z)")
+    if until <= now:
+        raise UsageError(f"the pin would end in the past ({until.isoformat()})")
+    return await _change(store, instance_id, {"pinned_until": until, "pinned_at": now}, clock)
+
+
+async def unpin_instance(
+    store: StateStore, instance_id: str, *, clock: Clock | None = None
+) -> InstanceRecord:
+    """End a pin now; the instance gets a full idle period from this moment."""
+    return await _change(store, instance_id, {"pinned_until": None, "pinned_at": None}, clock)
+
+
+def policy_dict(record: InstanceRecord) -> dict[str, Any]:
+    """The instance's own auto-stop settings, JSON-ready."""
+    return {
+        "instanceId": record.id,
+        "name": record.name,
+        "idleMinutes": record.autostop_idle_minutes,
+        "disabled": record.autostop_disabled,
+        "pinnedUntil": record.pinned_until.isoformat() if record.pinned_until else None,
+        "policyChangedAt": record.policy_changed_at.isoformat() if record.policy_changed_at else None,
+    }
+
+
+async def autostop_stats(
+    store: StateStore, settings: AutoStopSettings, *, clock: Clock | None = None
+) -> dict[str, Any]:
+    """Settings, the last run's summary, the counters, and the estimated savings in USD.
+
+    ``savings.settledUsd`` are periods that ended (the instance was started again or deleted);
+    ``savings.openUsd`` counts instances still stopped by auto-stop, "so far", up to now.
+    """
+    now = (clock or SystemClock()).now()
+    counters = await store.get_counters()
+    raw_last = await store.get_meta(LAST_RUN_META)
+    records = await store.get_all()
+    try:
+        last_run = json.loads(raw_last) if raw_last else None
+    except ValueError:
+        last_run = None
+    open_usd = 0.0
+    open_instances = 0
+    for record in records:
+        if OPEN_STOP_KEY not in record.extra:
+            continue
+        ended = settle_saving(record, None, now)
+        open_usd += ended if ended is not None else _saved_so_far(record, now)
+        open_instances += 1
+    settled = counters.get(COUNTERS["savings"], 0.0)
+    return {
+        "settings": {
+            "enabled": settings.enabled,
+            "idleMinutes": settings.idle_minutes,
+            "checkIntervalMinutes": settings.check_interval_minutes,
+            "startupGraceMinutes": settings.startup_grace_minutes,
+            "warnBeforeMinutes": settings.warn_before_minutes,
+            "maxRuntimeMinutes": settings.max_runtime_minutes,
+            "dryRun": settings.dry_run,
+        },
+        "lastRun": last_run,
+        "counters": {
+            "runs": int(counters.get(COUNTERS["runs"], 0)),
+            "stops": int(counters.get(COUNTERS["stops"], 0)),
+            "maxRuntimeStops": int(counters.get(COUNTERS["max_runtime_stops"], 0)),
+            "skips": int(counters.get(COUNTERS["skips"], 0)),
+            "warnings": int(counters.get(COUNTERS["warnings"], 0)),
+            "errors": int(counters.get(COUNTERS["errors"], 0)),
+        },
+        "savings": {
+            "settledUsd": round(settled, 4),
+            "openUsd": round(open_usd, 4),
+            "totalUsd": round(settled + open_usd, 4),
+            "stillStopped": open_instances,
+        },
+    }
+
+
+def _saved_so_far(record: InstanceRecord, now: datetime) -> float:
+    # settle_saving said the period is still open, so the mark is readable.
+    mark = record.extra[OPEN_STOP_KEY]
+    stopped_at = datetime.fromisoformat(str(mark["at"]))
+    hours = max(now - stopped_at, timedelta(0)).total_seconds() / 3600
+    return hours * float(mark.get("pricePerHour") or 0.0)
+
+
+async def _change(
+    store: StateStore, instance_id: str, changes: dict[str, Any], clock: Clock | None
+) -> InstanceRecord:
+    now = (clock or SystemClock()).now()
+    # Re-read right before writing: the narrowest window for losing someone else's change.
+    record = await store.get(instance_id)
+    if record is None:
+        raise NotFoundError(f"no instance {instance_id} in the store", hint="run `novictl sync` first")
+    updated = record.model_copy(update={**changes, "policy_changed_at": now})
+    await store.put(updated)
+    event = Event(
+        type=POLICY_EVENT, occurred_at=now, instance_id=record.id, actor="user", data=policy_dict(updated)
+    )
+    await store.append_events([event])
+    return updated

@@ -1,0 +1,399 @@
+"""The auto-stop policy: a pure function of (records, live Novita states, settings, now) → a report.
+
+The rules (DESIGN.md, "Auto-stop"), for each instance whose **live** Novita status is ``running``:
+
+1. skip when auto-stop is off (globally or for the instance); keep while it is pinned;
+2. ``active_at`` = the latest of ``last_used_at``, the last start (``first_seen_at`` when unknown), the
+   last policy change and the end of the last pin;
+3. the threshold is the instance's override or the global one, plus the startup grace when the instance
+   was never pinged since its last start;
+4. idle iff ``now - active_at >= threshold``; a max runtime (when set) stops it regardless, unless pinned.
+
+Anything unknown counts as activity: an unreadable Novita state skips the instance, an instance novictl
+does not track yet is skipped (sync adopts it first), and a start time from Novita only ever moves
+``active_at`` later. Nothing here does I/O; the runner (:mod:`novictl.core.autostop_runner`) acts on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, Protocol, TypeAlias
+
+from novictl.core.durations import format_duration
+from novictl.core.records import RUNNING, TERMINATED
+from novictl.novita.models import Instance
+from novictl.store.records import InstanceRecord
+
+__all__ = [
+    "AUTOSTOP",
+    "MAX_RUNTIME",
+    "AutoStopEntry",
+    "AutoStopReport",
+    "AutoStopSettingsLike",
+    "AutoStopView",
+    "LiveState",
+    "Unreadable",
+    "Verdict",
+    "describe_autostop",
+    "evaluate",
+    "judge",
+]
+
+Verdict = Literal["stop", "stopped", "keep", "skip"]
+
+AUTOSTOP = "autostop"
+"""``stopped_by`` of an instance stopped for idleness."""
+MAX_RUNTIME = "max-runtime"
+"""``stopped_by`` of an instance stopped because it ran longer than ``max_runtime_minutes``."""
+
+_VERDICT_ORDER: dict[str, int] = {"stopped": 0, "stop": 1, "keep": 2, "skip": 3}
+
+
+class AutoStopSettingsLike(Protocol):
+    """The part of ``settings.autostop`` the policy reads."""
+
+    @property
+    def enabled(self) -> bool: ...
+    @property
+    def dry_run(self) -> bool: ...
+    @property
+    def idle_threshold(self) -> timedelta: ...
+    @property
+    def startup_grace(self) -> timedelta: ...
+    @property
+    def warn_before(self) -> timedelta: ...
+    @property
+    def max_runtime(self) -> timedelta | None: ...
+
+
+@dataclass(frozen=True)
+class _Limits:
+    """The settings read once per evaluation (the settings' properties build a timedelta per access)."""
+
+    enabled: bool
+    dry_run: bool
+    idle_threshold: timedelta
+    startup_grace: timedelta
+    warn_before: timedelta
+    max_runtime: timedelta | None
+
+    @classmethod
+    def of(cls, settings: AutoStopSettingsLike) -> _Limits:
+        if isinstance(settings, _Limits):
+            return settings
+        return cls(
+            settings.enabled,
+            settings.dry_run,
+            settings.idle_threshold,
+            settings.startup_grace,
+            settings.warn_before,
+            settings.max_runtime,
+        )
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """Novita could not tell this instance's state; unknown means active, so it is skipped."""
+
+    reason: str = "novita unreadable"
+
+
+LiveState: TypeAlias = Instance | Unreadable | None
+"""What Novita says about one instance: an ``Instance``, ``None`` (not listed) or :class:`Unreadable`."""
+
+
+@dataclass
+class AutoStopEntry:
+    """The verdict on one instance, and the figures that explain it."""
+
+    instance_id: str
+    name: str
+    status: str
+    verdict: Verdict
+    reason: str
+    active_at: datetime | None = None
+    idle_seconds: float | None = None
+    threshold_seconds: float | None = None
+    price_per_hour: float | None = None
+    stop_at: datetime | None = None
+    """When the policy stops it if nothing happens (for a pinned one: after the pin)."""
+    last_used_at: datetime | None = None
+    last_used_source: str | None = None
+    trigger: str | None = None
+    """For ``stop``/``stopped``: the ``stopped_by`` recorded — ``autostop`` or ``max-runtime``."""
+    warn: bool = False
+    """The instance crossed ``stop_at - warn_before`` and was not warned in this idle period yet."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, camelCase keys."""
+        return {
+            "instanceId": self.instance_id,
+            "name": self.name,
+            "status": self.status,
+            "verdict": self.verdict,
+            "reason": self.reason,
+            "trigger": self.trigger,
+            "activeAt": _iso(self.active_at),
+            "lastUsedAt": _iso(self.last_used_at),
+            "lastUsedSource": self.last_used_source,
+            "idleSeconds": None if self.idle_seconds is None else round(self.idle_seconds, 3),
+            "thresholdSeconds": self.threshold_seconds,
+            "stopAt": _iso(self.stop_at),
+            "pricePerHour": self.price_per_hour,
+        }
+
+
+@dataclass
+class AutoStopReport:
+    """What one auto-stop run decided (and, unless a dry run, did)."""
+
+    entries: list[AutoStopEntry]
+    dry_run: bool
+    ran_at: datetime
+    errors: list[str] = field(default_factory=list)
+    duration_seconds: float = 0.0
+
+    @property
+    def totals(self) -> dict[str, float]:
+        """Instances per verdict, and the hourly burn of the ones stopped (or to stop)."""
+        counts: dict[str, float] = {
+            "instances": len(self.entries),
+            "stop": 0,
+            "stopped": 0,
+            "keep": 0,
+            "skip": 0,
+        }
+        burn = 0.0
+        for entry in self.entries:
+            counts[entry.verdict] += 1
+            if entry.verdict in ("stop", "stopped"):
+                burn += entry.price_per_hour or 0.0
+        counts["stopUsdPerHour"] = round(burn, 6)
+        return counts
+
+    def by_verdict(self, *verdicts: Verdict) -> list[AutoStopEntry]:
+        return [entry for entry in self.entries if entry.verdict in verdicts]
+
+    def sort(self) -> None:
+        """Stopped and to-stop first, then kept, then skipped; by name within each."""
+        self.entries.sort(key=lambda e: (_VERDICT_ORDER[e.verdict], e.name, e.instance_id))
+
+    def summary(self) -> dict[str, Any]:
+        """The report without its entries (what ``meta last_autostop`` keeps)."""
+        return {
+            "ranAt": self.ran_at.isoformat(),
+            "dryRun": self.dry_run,
+            "durationSeconds": round(self.duration_seconds, 3),
+            "totals": self.totals,
+            "errors": list(self.errors),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, camelCase keys: the CLI's ``--json`` and the daemon's trigger route return this."""
+        return {**self.summary(), "entries": [entry.to_dict() for entry in self.entries]}
+
+    def summary_line(self) -> str:
+        """One line for logs: ``auto-stop: 2 stopped, 5 kept, 1 skipped, 0 errors ($0.70/h) in 0.31s``."""
+        totals = self.totals
+        acted = f"{totals['stop']:.0f} would stop" if self.dry_run else f"{totals['stopped']:.0f} stopped"
+        return (
+            f"auto-stop{' (dry run)' if self.dry_run else ''}: {acted}, {totals['keep']:.0f} kept, "
+            f"{totals['skip']:.0f} skipped, {len(self.errors)} errors "
+            f"(${totals['stopUsdPerHour']:.2f}/h) in {self.duration_seconds:.2f}s"
+        )
+
+
+@dataclass(frozen=True)
+class AutoStopView:
+    """Auto-stop as ``list``/``show``/the web page show it for one record (no live Novita read)."""
+
+    label: str
+    """``in 12m`` | ``due now`` | ``pinned until 14:05 UTC`` | ``off`` | ``not running``."""
+    eta: datetime | None
+    idle_seconds: float | None
+    last_used_at: datetime | None
+    last_used_source: str | None
+    threshold_seconds: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "eta": _iso(self.eta),
+            "idleSeconds": None if self.idle_seconds is None else round(self.idle_seconds, 3),
+            "lastUsedAt": _iso(self.last_used_at),
+            "lastUsedSource": self.last_used_source,
+            "thresholdSeconds": self.threshold_seconds,
+        }
+
+
+def evaluate(
+    records: Sequence[InstanceRecord],
+    live: Mapping[str, LiveState],
+    settings: AutoStopSettingsLike,
+    now: datetime,
+) -> AutoStopReport:
+    """Judge every tracked instance (terminated ones left out) and every live one not tracked yet.
+
+    ``live`` maps an instance id to what Novita says; an id missing from it means "not listed".
+    """
+    entries: list[AutoStopEntry] = []
+    tracked: set[str] = set()
+    settings = _Limits.of(settings)
+    for record in records:
+        tracked.add(record.id)
+        state = live.get(record.id)
+        if state is None and (record.terminated_at is not None or record.status == TERMINATED):
+            continue
+        entries.append(judge(record, state, settings, now))
+    for instance_id, state in live.items():
+        if instance_id not in tracked and state is not None and not isinstance(state, Unreadable):
+            entries.append(
+                AutoStopEntry(
+                    instance_id, state.name or instance_id, state.status, "skip", "not tracked yet (run sync)"
+                )
+            )
+    report = AutoStopReport(entries=entries, dry_run=True, ran_at=now)
+    report.sort()
+    return report
+
+
+def judge(
+    record: InstanceRecord,
+    live: LiveState,
+    settings: AutoStopSettingsLike,
+    now: datetime,
+) -> AutoStopEntry:
+    """The verdict on one instance: ``stop`` (idle or over its max runtime), ``keep`` or ``skip``."""
+    entry = AutoStopEntry(
+        instance_id=record.id,
+        name=record.name,
+        status=record.status,
+        verdict="skip",
+        reason="",
+        price_per_hour=record.price_per_hour,
+        last_used_at=record.last_used_at,
+        last_used_source=record.last_used_source,
+    )
+    if isinstance(live, Unreadable):
+        entry.reason = live.reason
+        return entry
+    if live is None:
+        entry.reason = "not listed by Novita"
+        return entry
+    entry.status = live.status
+    if live.status != RUNNING:
+        entry.reason = "not running"
+        return entry
+    if not settings.enabled:
+        entry.reason = "auto-stop is off"
+        return entry
+    if record.autostop_disabled:
+        entry.reason = "auto-stop off for this instance"
+        return entry
+    _judge_running(entry, record, live.last_started_at, _Limits.of(settings), now)
+    return entry
+
+
+def describe_autostop(record: InstanceRecord, settings: AutoStopSettingsLike, now: datetime) -> AutoStopView:
+    """Auto-stop's outlook for one record, from the store alone (its last known status)."""
+    label = "not running"
+    entry = AutoStopEntry(record.id, record.name, record.status, "skip", "")
+    if record.status == RUNNING and record.terminated_at is None:
+        if not settings.enabled or record.autostop_disabled:
+            label = "off"
+        else:
+            _judge_running(entry, record, None, _Limits.of(settings), now)
+            if record.pinned_until is not None and record.pinned_until > now:
+                label = f"pinned until {_clock_time(record.pinned_until, now)}"
+            elif entry.verdict == "stop":
+                label = "due now"
+            elif entry.stop_at is not None:
+                label = f"in {format_duration(entry.stop_at - now)}"
+    idle = (now - entry.active_at).total_seconds() if entry.active_at is not None else None
+    return AutoStopView(
+        label=label,
+        eta=entry.stop_at,
+        idle_seconds=idle,
+        last_used_at=record.last_used_at,
+        last_used_source=record.last_used_source,
+        threshold_seconds=entry.threshold_seconds,
+    )
+
+
+# -- the rules ----------------------------------------------------------------------------------------
+
+
+def _judge_running(
+    entry: AutoStopEntry,
+    record: InstanceRecord,
+    live_started: datetime | None,
+    settings: _Limits,
+    now: datetime,
+) -> None:
+    """Fill ``entry`` for a running instance whose auto-stop is on."""
+    started = _latest(record.last_started_at, live_started) or record.first_seen_at
+    activity = [(started, "started")]
+    for when, what in (
+        (record.last_used_at, "used"),
+        (record.policy_changed_at, "policy changed"),
+        (record.pinned_until, "pin ended"),
+    ):
+        if when is not None:
+            activity.append((when, what))
+    # On a tie the more telling reason wins ("used" over "started"): max() keeps the first maximum.
+    active_at, driver = max(reversed(activity), key=lambda item: item[0])
+    threshold = (
+        timedelta(minutes=record.autostop_idle_minutes)
+        if record.autostop_idle_minutes is not None
+        else settings.idle_threshold
+    )
+    if record.last_used_at is None or record.last_used_at < started:
+        threshold += settings.startup_grace  # booting and pulling an image is not idleness
+    stop_at = active_at + threshold
+    max_runtime = settings.max_runtime
+    if max_runtime is not None:
+        stop_at = min(stop_at, max(started + max_runtime, record.pinned_until or started))
+    idle = now - active_at
+    entry.active_at = active_at
+    entry.idle_seconds = idle.total_seconds()
+    entry.threshold_seconds = threshold.total_seconds()
+    entry.stop_at = stop_at
+
+    if record.pinned_until is not None and record.pinned_until > now:
+        entry.verdict = "keep"
+        entry.reason = f"pinned until {_clock_time(record.pinned_until, now)}"
+        return
+    if idle >= threshold:
+        entry.verdict, entry.trigger = "stop", AUTOSTOP
+        entry.reason = f"idle {format_duration(idle)} >= {format_duration(threshold)}"
+        return
+    running_for = now - started
+    if max_runtime is not None and running_for >= max_runtime:
+        entry.verdict, entry.trigger = "stop", MAX_RUNTIME
+        entry.reason = f"running {format_duration(running_for)} >= max runtime {format_duration(max_runtime)}"
+        return
+    entry.verdict = "keep"
+    ago = format_duration(max(idle, timedelta(0)))
+    entry.reason = f"{driver} {ago} ago" + (" (startup grace)" if driver == "started" else "")
+    warned = record.warned_at is not None and record.warned_at >= active_at
+    warn_before = settings.warn_before
+    entry.warn = bool(warn_before) and now >= stop_at - warn_before and not warned
+
+
+def _latest(*times: datetime | None) -> datetime | None:
+    known = [when for when in times if when is not None]
+    return max(known) if known else None
+
+
+def _clock_time(when: datetime, now: datetime) -> str:
+    """``14:05 UTC`` today, ``2024-06-01 14:05 UTC`` on another day."""
+    when, now = when.astimezone(UTC), now.astimezone(UTC)
+    if when.date() == now.date():
+        return when.strftime("%H:%M UTC")
+    return when.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _iso(when: datetime | None) -> str | None:
+    return None if when is None else when.isoformat()

@@ -1,0 +1,396 @@
+"""Running auto-stop: read Novita and the store once, judge, re-check each candidate live, stop, account.
+
+A run is a plan and an act. :func:`plan_autostop` reads Novita's list (every page, one pass) and the store
+(one round trip) and judges every instance. :func:`apply_autostop` then re-reads only the candidates —
+from the store (one ``get_many`` for all of them) and from Novita (one GET each) — and stops an instance
+only if it is *still* running and *still* idle. A failing read skips that instance with the reason in the
+report and no stop call: unknown means active. Afterwards, in one round trip each: the records
+(``stopped_by``, ``warned_at``, savings bookkeeping), the events (``instance.auto_stopped``,
+``instance.autostop_pending``), the counters, and ``meta last_autostop``.
+
+Savings: an instance auto-stopped at ``t0`` saves its hourly price for as long as it stays stopped. The
+stop time and price are kept on the record (``extra["autostop_stop"]``); when a later run sees the
+instance started again (or deleted), the period is settled into the ``autostop.savings_usd`` counter.
+Periods still open are counted "so far" up to now by :func:`novictl.core.autostop_controls.autostop_stats`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from novictl.core import instances
+from novictl.core.autostop_policy import (
+    AutoStopEntry,
+    AutoStopReport,
+    AutoStopSettingsLike,
+    LiveState,
+    Unreadable,
+    evaluate,
+    judge,
+)
+from novictl.core.clock import Clock, SystemClock
+from novictl.core.records import RUNNING
+from novictl.errors import NovictlError, NovitaError, NovitaNotFound, StoreError
+from novictl.novita.client import NovitaClient
+from novictl.novita.models import Instance
+from novictl.store.base import StateStore
+from novictl.store.records import Event, InstanceRecord
+
+__all__ = [
+    "COUNTERS",
+    "LAST_RUN_META",
+    "OPEN_STOP_KEY",
+    "AutoStopPlan",
+    "apply_autostop",
+    "plan_autostop",
+    "run_autostop",
+    "settle_saving",
+]
+
+log = logging.getLogger(__name__)
+
+LAST_RUN_META = "last_autostop"
+"""Meta key holding the last real run's summary (JSON)."""
+OPEN_STOP_KEY = "autostop_stop"
+"""``record.extra`` key of an auto-stop whose saving is not settled yet: ``{"at": ISO, "pricePerHour"}``."""
+COUNTERS = {
+    "runs": "autostop.runs",
+    "stops": "autostop.stops",
+    "max_runtime_stops": "autostop.stops_max_runtime",
+    "skips": "autostop.skips",
+    "errors": "autostop.errors",
+    "warnings": "autostop.warnings",
+    "savings": "autostop.savings_usd",
+}
+# One GET and one stop per candidate; bounded so a burst of idle instances cannot flood Novita.
+_NOVITA_CONCURRENCY = 16
+
+
+@dataclass
+class AutoStopPlan:
+    """What the first pass saw and decided; :func:`apply_autostop` acts on it."""
+
+    report: AutoStopReport
+    records: dict[str, InstanceRecord]
+    live: dict[str, Instance]
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def candidates(self) -> list[AutoStopEntry]:
+        """The instances the policy would stop."""
+        return self.report.by_verdict("stop")
+
+
+async def plan_autostop(
+    *,
+    client: NovitaClient,
+    store: StateStore,
+    settings_autostop: AutoStopSettingsLike,
+    clock: Clock | None = None,
+    page_size: int = 100,
+) -> AutoStopPlan:
+    """Read Novita (all pages) and the store (one round trip) and judge every instance; acts on nothing.
+
+    Raises ``NovitaError`` / ``StoreError`` when either cannot be read at all (then nothing is decided).
+    """
+    started = time.perf_counter()
+    # Both reads at once: with Redis the store answers while Novita's pages arrive.
+    listed, records = await asyncio.gather(client.list_all_instances(page_size=page_size), store.get_all())
+    now = (clock or SystemClock()).now()
+    live = {instance.id: instance for instance in listed}
+    report = evaluate(records, live, settings_autostop, now)
+    report.duration_seconds = time.perf_counter() - started
+    return AutoStopPlan(report, {r.id: r for r in records}, live, started)
+
+
+async def run_autostop(
+    *,
+    client: NovitaClient,
+    store: StateStore,
+    settings_autostop: AutoStopSettingsLike,
+    clock: Clock | None = None,
+    dry_run: bool,
+    page_size: int = 100,
+) -> AutoStopReport:
+    """One auto-stop run. ``dry_run`` (or ``settings_autostop.dry_run``) decides the same and acts on
+    nothing, writes nothing."""
+    plan = await plan_autostop(
+        client=client, store=store, settings_autostop=settings_autostop, clock=clock, page_size=page_size
+    )
+    if dry_run or settings_autostop.dry_run:
+        return plan.report
+    return await apply_autostop(
+        plan, client=client, store=store, settings_autostop=settings_autostop, clock=clock
+    )
+
+
+async def apply_autostop(
+    plan: AutoStopPlan,
+    *,
+    client: NovitaClient,
+    store: StateStore,
+    settings_autostop: AutoStopSettingsLike,
+    clock: Clock | None = None,
+) -> AutoStopReport:
+    """Act on a plan: re-check and stop its candidates, send due warnings, settle savings, account."""
+    clock = clock or SystemClock()
+    report = plan.report
+    report.dry_run = False
+    candidates = {entry.instance_id: entry for entry in plan.candidates}
+    warned = {e.instance_id: e for e in report.by_verdict("keep") if e.warn}
+    settling = [r.id for r in plan.records.values() if OPEN_STOP_KEY in r.extra]
+    counters: dict[str, float] = {COUNTERS["runs"]: 1}
+    events: list[Event] = []
+    changed: dict[str, InstanceRecord] = {}
+
+    ids = [*candidates, *warned, *settling]
+    fresh: dict[str, InstanceRecord] | None = None
+    if ids:
+        try:
+            fresh = await store.get_many(ids)
+        except StoreError as error:
+            report.errors.append(f"store unreadable: {error.message}")
+    if fresh is not None:
+        counters[COUNTERS["savings"]] = _settle(settling, fresh, plan.live, clock.now(), changed)
+        _warn(warned, fresh, plan.live, settings_autostop, clock.now(), changed, events)
+    live = await _recheck(client, list(candidates)) if fresh is not None else {}
+    gate = asyncio.Semaphore(_NOVITA_CONCURRENCY)
+
+    async def act(instance_id: str, entry: AutoStopEntry) -> None:
+        record = _current(changed, fresh, instance_id)
+        if fresh is None:
+            _skip(entry, "store unreadable")
+        elif record is None:
+            _skip(entry, "record gone from the store")
+        else:
+            async with gate:
+                await _stop_if_still_idle(
+                    entry, record, live[instance_id], client, store, settings_autostop, clock,
+                    changed, events, report.errors,
+                )  # fmt: skip
+
+    await asyncio.gather(*(act(instance_id, entry) for instance_id, entry in candidates.items()))
+    report.sort()
+
+    stopped = report.by_verdict("stopped")
+    counters[COUNTERS["stops"]] = len(stopped)
+    counters[COUNTERS["max_runtime_stops"]] = sum(1 for e in stopped if e.trigger == "max-runtime")
+    counters[COUNTERS["skips"]] = sum(1 for e in candidates.values() if e.verdict == "skip")
+    counters[COUNTERS["warnings"]] = sum(1 for e in events if e.type == "instance.autostop_pending")
+    report.duration_seconds = time.perf_counter() - plan.started
+    await _account(store, report, changed.values(), events, counters)
+    log.info("%s", report.summary_line())
+    return report
+
+
+# -- steps ---------------------------------------------------------------------------------------------
+
+
+async def _recheck(client: NovitaClient, ids: Sequence[str]) -> dict[str, LiveState]:
+    """Each candidate as Novita says it is now; a failed read is :class:`Unreadable` (never a stop)."""
+    gate = asyncio.Semaphore(_NOVITA_CONCURRENCY)
+
+    async def read(instance_id: str) -> LiveState:
+        async with gate:
+            try:
+                return await client.get_instance(instance_id)
+            except NovitaNotFound:
+                return None
+            except NovitaError as error:
+                return Unreadable(f"novita unreadable: {error.message}")
+
+    states = await asyncio.gather(*(read(instance_id) for instance_id in ids))
+    return dict(zip(ids, states, strict=True))
+
+
+async def _stop_if_still_idle(
+    entry: AutoStopEntry,
+    record: InstanceRecord,
+    state: LiveState,
+    client: NovitaClient,
+    store: StateStore,
+    settings: AutoStopSettingsLike,
+    clock: Clock,
+    changed: dict[str, InstanceRecord],
+    events: list[Event],
+    errors: list[str],
+) -> None:
+    now = clock.now()
+    second = judge(record, state, settings, now)
+    if second.verdict != "stop":
+        # A ping, a pin or a start landed since the plan: report what is true now.
+        _replace(entry, second)
+        if second.verdict == "skip" and state is None:
+            entry.reason = "gone from Novita"
+        return
+    _replace(entry, second)
+    trigger = second.trigger or "autostop"
+    try:
+        outcome = await instances.stop(client, store, record, stopped_by=trigger, clock=clock)
+    except NovictlError as error:
+        _skip(entry, f"stop failed: {error.message}")
+        errors.append(f"{record.name} ({record.id}): stop failed: {error.message}")
+        events.append(
+            _event("instance.stop_failed", record, now, {"error": error.to_dict(), **_figures(second)})
+        )
+        return
+    if outcome.already:
+        _skip(entry, f"already {outcome.status}")
+        return
+    entry.verdict = "stopped"
+    stop_mark = {"at": now.isoformat(), "pricePerHour": record.price_per_hour}
+    changed[record.id] = record.model_copy(
+        update={
+            "status": outcome.status,
+            "last_stopped_at": now,
+            "stopped_by": trigger,
+            "warned_at": None,
+            "extra": {**record.extra, OPEN_STOP_KEY: stop_mark},
+        }
+    )
+    events.append(_event("instance.auto_stopped", record, now, {"stoppedBy": trigger, **_figures(second)}))
+
+
+def _warn(
+    warned: dict[str, AutoStopEntry],
+    fresh: dict[str, InstanceRecord],
+    live: dict[str, Instance],
+    settings: AutoStopSettingsLike,
+    now: datetime,
+    changed: dict[str, InstanceRecord],
+    events: list[Event],
+) -> None:
+    """``instance.autostop_pending`` once per idle period, re-judged on the fresh record (a ping since
+    the plan cancels it)."""
+    for instance_id in warned:
+        record = _current(changed, fresh, instance_id)
+        if record is None:
+            continue
+        entry = judge(record, live.get(instance_id), settings, now)
+        if not entry.warn:
+            continue
+        changed[instance_id] = record.model_copy(update={"warned_at": now})
+        data = {**_figures(entry), "stopAt": entry.stop_at.isoformat() if entry.stop_at else None}
+        events.append(_event("instance.autostop_pending", record, now, data))
+
+
+def _settle(
+    ids: Iterable[str],
+    fresh: dict[str, InstanceRecord],
+    live: dict[str, Instance],
+    now: datetime,
+    changed: dict[str, InstanceRecord],
+) -> float:
+    """Close the savings periods of auto-stopped instances that were started (or deleted) since."""
+    total = 0.0
+    for instance_id in ids:
+        record = _current(changed, fresh, instance_id)
+        if record is None:
+            continue
+        saving = settle_saving(record, live.get(instance_id), now)
+        if saving is None:
+            continue
+        total += saving
+        extra = {k: v for k, v in record.extra.items() if k != OPEN_STOP_KEY}
+        changed[instance_id] = record.model_copy(update={"extra": extra})
+    return round(total, 6)
+
+
+def settle_saving(record: InstanceRecord, live: Instance | None, now: datetime) -> float | None:
+    """The USD an auto-stop saved, once its period has ended (the instance started again, or was
+    deleted); ``None`` while it is still stopped, or when the record has no open auto-stop."""
+    mark = record.extra.get(OPEN_STOP_KEY)
+    if not isinstance(mark, dict):
+        return None
+    try:
+        stopped_at = datetime.fromisoformat(str(mark["at"]))
+        price = float(mark.get("pricePerHour") or 0.0)
+    except (KeyError, TypeError, ValueError):
+        return 0.0  # an unreadable mark is dropped rather than counted
+    starts = [t for t in (record.last_started_at, live.last_started_at if live else None) if t is not None]
+    ended: datetime | None = max(starts) if starts and max(starts) > stopped_at else None
+    if ended is None and live is not None and live.status == RUNNING:
+        ended = now  # running again and Novita did not say since when: count up to now
+    if ended is None and record.terminated_at is not None:
+        ended = record.terminated_at
+    if ended is None:
+        return None
+    return max(0.0, (ended - stopped_at).total_seconds()) / 3600 * price
+
+
+async def _account(
+    store: StateStore,
+    report: AutoStopReport,
+    records: Iterable[InstanceRecord],
+    events: Sequence[Event],
+    counters: dict[str, float],
+) -> None:
+    """Write the run's records, events, counters and summary: one round trip each. A failure is
+    reported, not raised: the stops already happened and the report must say so."""
+    to_write = list(records)
+    try:
+        if to_write:
+            await store.put_many(to_write)
+        if events:
+            await store.append_events(list(events))
+    except StoreError as error:
+        report.errors.append(f"could not record the stops and warnings: {error.message}")
+    counters[COUNTERS["errors"]] = len(report.errors)
+    try:
+        await store.incr_counters({name: value for name, value in counters.items() if value})
+        await store.set_meta(LAST_RUN_META, json.dumps(report.summary()))
+    except StoreError as error:
+        report.errors.append(f"could not record the run: {error.message}")
+    for error_text in report.errors:
+        log.warning("auto-stop: %s", error_text)
+
+
+# -- helpers -------------------------------------------------------------------------------------------
+
+
+def _current(
+    changed: dict[str, InstanceRecord], fresh: dict[str, InstanceRecord] | None, instance_id: str
+) -> InstanceRecord | None:
+    if instance_id in changed:
+        return changed[instance_id]
+    return None if fresh is None else fresh.get(instance_id)
+
+
+def _replace(entry: AutoStopEntry, other: AutoStopEntry) -> None:
+    for name in ("status", "verdict", "reason", "active_at", "idle_seconds", "threshold_seconds", "stop_at",
+                 "last_used_at", "last_used_source", "trigger", "price_per_hour"):  # fmt: skip
+        setattr(entry, name, getattr(other, name))
+
+
+def _skip(entry: AutoStopEntry, reason: str) -> None:
+    entry.verdict = "skip"
+    entry.reason = reason
+    entry.trigger = None
+
+
+def _figures(entry: AutoStopEntry) -> dict[str, Any]:
+    return {
+        "reason": entry.reason,
+        "trigger": entry.trigger,
+        "idleSeconds": entry.idle_seconds,
+        "thresholdSeconds": entry.threshold_seconds,
+        "activeAt": entry.active_at.isoformat() if entry.active_at else None,
+        "pricePerHour": entry.price_per_hour,
+    }
+
+
+def _event(kind: str, record: InstanceRecord, now: datetime, data: dict[str, Any]) -> Event:
+    return Event(
+        type=kind,
+        occurred_at=now,
+        instance_id=record.id,
+        actor="autostop",
+        data={"name": record.name, **data},
+    )

@@ -1,0 +1,123 @@
+"""How an instance is presented: the JSON shapes of ``list`` and ``show`` (stable camelCase keys) and the
+small text helpers their tables use. Pure functions of a record (plus, for ``show``, the live instance)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from novictl.core.durations import format_duration
+from novictl.core.records import RUNNING
+
+if TYPE_CHECKING:
+    from novictl.novita.models import Instance
+    from novictl.store.records import InstanceRecord
+
+__all__ = [
+    "active_at",
+    "ago",
+    "idle_seconds",
+    "instance_detail",
+    "instance_summary",
+    "mask_webhook",
+    "money",
+]
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def active_at(record: InstanceRecord) -> datetime:
+    """The last sign of life novictl knows: a ping, else the last start (or when it was first seen)."""
+    started = record.last_started_at or record.first_seen_at
+    return max(started, record.last_used_at) if record.last_used_at else started
+
+
+def idle_seconds(record: InstanceRecord, now: datetime) -> float | None:
+    """How long a running instance has shown no sign of life; ``None`` when it is not running."""
+    if record.status != RUNNING:
+        return None
+    return max(0.0, (now - active_at(record)).total_seconds())
+
+
+def ago(when: datetime | None, now: datetime, *, never: str = "never") -> str:
+    """``"12m ago"`` (or ``never``)."""
+    if when is None:
+        return never
+    return f"{format_duration(max(0.0, (now - when).total_seconds()))} ago"
+
+
+def money(price: float | None, *, suffix: str = "") -> str:
+    """``"$0.35"`` (or ``"?"`` when the price is unknown)."""
+    return "?" if price is None else f"${price:.2f}{suffix}"
+
+
+def mask_webhook(url: str | None) -> str | None:
+    """Only the scheme and host of a webhook URL: its path is often the secret (Slack, Discord …)."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if not parts.scheme or not parts.hostname:
+        return "****"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname}{port}/****"
+
+
+def instance_summary(record: InstanceRecord, now: datetime) -> dict[str, Any]:
+    """One instance as ``novictl list --json`` and ``GET /api/instances`` show it."""
+    idle = idle_seconds(record, now)
+    return {
+        "id": record.id,
+        "name": record.name,
+        "status": record.status,
+        "productId": record.product_id,
+        "gpu": record.product_name,
+        "gpuCount": record.gpu_count,
+        "region": record.region,
+        "pricePerHour": record.price_per_hour,
+        "billingMode": record.billing_mode,
+        "createdAt": _iso(record.created_at),
+        "lastStartedAt": _iso(record.last_started_at),
+        "lastStoppedAt": _iso(record.last_stopped_at),
+        "lastUsedAt": _iso(record.last_used_at),
+        "lastUsedSource": record.last_used_source,
+        "idleSeconds": None if idle is None else round(idle),
+        "stoppedBy": record.stopped_by,
+        "lastSyncedAt": _iso(record.last_synced_at),
+    }
+
+
+def instance_detail(record: InstanceRecord, live: Instance | None, now: datetime) -> dict[str, Any]:
+    """Everything ``novictl show`` knows: the summary, Novita's details and novictl's own fields.
+
+    Never includes a password (the SSH one stays inside the client model) nor a webhook URL's path.
+    """
+    data = instance_summary(record, now)
+    ssh = live.connect_component_ssh if live else None
+    error = live.status_error if live else None
+    data.update(
+        {
+            "live": live is not None,
+            "imageUrl": (live.image_url if live else None) or record.image_url,
+            "ports": [
+                {"port": p.port, "type": p.type, "endpoint": p.endpoint}
+                for p in (live.port_mappings if live else [])
+            ],
+            "sshCommand": ssh.ssh_command if ssh else None,
+            "keepDataDay": live.keep_data_day if live else None,
+            "cpuCount": live.cpu_num if live else None,
+            "memoryGb": live.memory if live else None,
+            "rootfsSizeGb": live.rootfs_size if live else None,
+            "statusError": error.message if error and error.message else None,
+            "firstSeenAt": _iso(record.first_seen_at),
+            "webhookUrl": mask_webhook(record.webhook_url),
+            "autostop": {
+                "idleMinutes": record.autostop_idle_minutes,
+                "disabled": record.autostop_disabled,
+                "pinnedUntil": _iso(record.pinned_until),
+            },
+        }
+    )
+    return data

@@ -1,0 +1,313 @@
+"""Instance use cases shared by the CLI and the daemon: find, start, stop, restart, delete, stop many.
+
+Every lifecycle operation is idempotent in the way a person expects: asking for the state an instance is
+already in (or already heading to) succeeds with ``already=True``. Novita's "invalid state change" is
+resolved by re-reading the instance; only a real conflict (stopping an instance that is being deleted,
+say) becomes a :class:`~novictl.errors.ConflictError` naming the current status. Nothing here ever deletes
+an instance it was not asked to delete: a failed start stays a failed start.
+
+Creating instances lives in :mod:`novictl.core.instance_create`, finding them in
+:mod:`novictl.core.instance_lookup`; both are re-exported here, so callers need only this module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Collection, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from novictl.core.clock import Clock, SystemClock
+from novictl.core.instance_create import CreateSpec, create, parse_env, parse_port
+from novictl.core.instance_lookup import (
+    LIST_CACHE_TTL_SECONDS,
+    is_listed,
+    needs_refresh,
+    refresh_store,
+    resolve,
+    running_instances,
+)
+from novictl.core.lifecycle import wait_for_status
+from novictl.core.records import TERMINATED, record_from_instance
+from novictl.errors import (
+    NovictlError,
+    NovitaNotFound,
+    NovitaStateConflict,
+)
+from novictl.novita.models import InstanceStatus
+from novictl.store.records import Event, InstanceRecord
+
+if TYPE_CHECKING:
+    from novictl.novita.client import NovitaClient
+    from novictl.novita.models import Instance
+    from novictl.store.base import StateStore
+
+__all__ = [
+    "LIST_CACHE_TTL_SECONDS",
+    "CreateSpec",
+    "LifecycleOutcome",
+    "create",
+    "delete",
+    "is_listed",
+    "mark_gone",
+    "needs_refresh",
+    "parse_env",
+    "parse_port",
+    "refresh_store",
+    "resolve",
+    "restart",
+    "running_instances",
+    "start",
+    "stop",
+    "stop_many",
+    "wait_and_record",
+]
+
+log = logging.getLogger(__name__)
+
+# Where each action is headed: an instance already there (or on its way) needs nothing more.
+_HEADING: dict[str, frozenset[str]] = {
+    "start": frozenset({InstanceStatus.RUNNING, InstanceStatus.TO_START, InstanceStatus.STARTING})
+    | InstanceStatus.CREATING_PHASES,
+    "stop": frozenset({InstanceStatus.EXITED, InstanceStatus.TO_STOP, InstanceStatus.STOPPING}),
+    "restart": frozenset({InstanceStatus.TO_RESTART, InstanceStatus.RESTARTING}),
+    "delete": InstanceStatus.GONE,
+}
+# The status Novita moves an instance to when it accepts the action (we record it without another GET).
+_ACCEPTED_STATUS = {
+    "start": InstanceStatus.TO_START,
+    "stop": InstanceStatus.TO_STOP,
+    "restart": InstanceStatus.TO_RESTART,
+    "delete": InstanceStatus.TO_REMOVE,
+}
+
+
+@dataclass
+class LifecycleOutcome:
+    """What one lifecycle action did to one instance."""
+
+    instance_id: str
+    name: str
+    action: str
+    success: bool
+    already: bool = False
+    status: str = ""
+    error: NovictlError | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, camelCase keys (the CLI's ``--json`` and the HTTP API share this shape)."""
+        data: dict[str, Any] = {
+            "instanceId": self.instance_id,
+            "name": self.name,
+            "action": self.action,
+            "success": self.success,
+            "already": self.already,
+            "status": self.status,
+        }
+        if self.error is not None:
+            data["error"] = self.error.to_dict()
+        return data
+
+
+# -- lifecycle -------------------------------------------------------------------------------------------
+
+
+async def _act(
+    client: NovitaClient,
+    record: InstanceRecord,
+    action: str,
+    call: Callable[[str], Awaitable[None]],
+) -> LifecycleOutcome:
+    """Send ``action``; resolve "invalid state change" by re-reading the instance."""
+    try:
+        await call(record.id)
+    except NovitaStateConflict as conflict:
+        current = await client.get_instance(record.id)
+        if current.status in _HEADING[action]:
+            return LifecycleOutcome(record.id, record.name, action, True, already=True, status=current.status)
+        raise NovitaStateConflict(
+            f"cannot {action} {record.name} ({record.id}): it is {current.status}",
+            status=conflict.status,
+            reason=conflict.reason,
+            hint=f"wait until it settles, then try again; see it with: novictl show {record.id}",
+            details={"status": current.status},
+        ) from conflict
+    except NovitaNotFound as gone:
+        if action != "delete":
+            raise NovitaNotFound(
+                f"instance {record.name} ({record.id}) no longer exists on Novita",
+                status=gone.status,
+                reason=gone.reason,
+                hint="run `novictl sync` to bring the local state up to date",
+            ) from gone
+        return LifecycleOutcome(record.id, record.name, action, True, already=True, status=TERMINATED)
+    return LifecycleOutcome(record.id, record.name, action, True, status=_ACCEPTED_STATUS[action])
+
+
+def _event(kind: str, record: InstanceRecord, now: datetime, actor: str, **data: Any) -> Event:
+    return Event(
+        type=kind,
+        occurred_at=now,
+        instance_id=record.id,
+        actor=actor,
+        data={"name": record.name, "from": record.status, **data},
+    )
+
+
+async def _save(
+    store: StateStore, record: InstanceRecord, changes: dict[str, Any], event: Event | None
+) -> InstanceRecord:
+    updated = record.model_copy(update=changes)
+    await store.put(updated)
+    if event is not None:
+        await store.append_events([event])
+    return updated
+
+
+async def start(
+    client: NovitaClient, store: StateStore, record: InstanceRecord, *, clock: Clock | None = None
+) -> LifecycleOutcome:
+    """Start a stopped instance; already running (or starting) → success with ``already=True``.
+
+    Records ``last_started_at`` (auto-stop's startup grace counts from it) and clears ``stopped_by``.
+    """
+    now = (clock or SystemClock()).now()
+    outcome = await _act(client, record, "start", client.start_instance)
+    if outcome.already:
+        await _save(store, record, {"status": outcome.status}, None)
+        return outcome
+    event = _event("instance.status_changed", record, now, "user", to=outcome.status, action="start")
+    changes = {"status": outcome.status, "last_started_at": now, "stopped_by": None, "warned_at": None}
+    await _save(store, record, changes, event)
+    return outcome
+
+
+async def stop(
+    client: NovitaClient,
+    store: StateStore,
+    record: InstanceRecord,
+    *,
+    stopped_by: str = "user",
+    clock: Clock | None = None,
+) -> LifecycleOutcome:
+    """Stop a running instance; already stopped (or stopping) → success with ``already=True``.
+
+    Records ``stopped_by``, ``last_stopped_at`` and an ``instance.stopped`` event (actor ``stopped_by``).
+    """
+    now = (clock or SystemClock()).now()
+    outcome = await _act(client, record, "stop", client.stop_instance)
+    if outcome.already:
+        await _save(store, record, {"status": outcome.status}, None)
+        return outcome
+    event = _event("instance.stopped", record, now, stopped_by, stoppedBy=stopped_by)
+    changes = {"status": outcome.status, "last_stopped_at": now, "stopped_by": stopped_by}
+    await _save(store, record, changes, event)
+    return outcome
+
+
+async def restart(
+    client: NovitaClient, store: StateStore, record: InstanceRecord, *, clock: Clock | None = None
+) -> LifecycleOutcome:
+    """Restart a running instance (a restart already under way counts as done)."""
+    now = (clock or SystemClock()).now()
+    outcome = await _act(client, record, "restart", client.restart_instance)
+    event = None
+    changes: dict[str, Any] = {"status": outcome.status}
+    if not outcome.already:
+        changes["last_started_at"] = now
+        event = _event("instance.status_changed", record, now, "user", to=outcome.status, action="restart")
+    await _save(store, record, changes, event)
+    return outcome
+
+
+async def delete(
+    client: NovitaClient, store: StateStore, record: InstanceRecord, *, clock: Clock | None = None
+) -> LifecycleOutcome:
+    """Delete an instance (its data goes with it); one already being deleted or gone counts as done."""
+    now = (clock or SystemClock()).now()
+    outcome = await _act(client, record, "delete", client.delete_instance)
+    changes: dict[str, Any] = {"status": outcome.status}
+    if outcome.status == TERMINATED:
+        changes["terminated_at"] = record.terminated_at or now
+    event = None
+    if not outcome.already:
+        event = _event("instance.deleted", record, now, "user")
+    await _save(store, record, changes, event)
+    return outcome
+
+
+async def mark_gone(store: StateStore, record: InstanceRecord, *, clock: Clock | None = None) -> None:
+    """Record that a deleted instance is gone for good (after waiting for it)."""
+    now = (clock or SystemClock()).now()
+    await _save(store, record, {"status": TERMINATED, "terminated_at": record.terminated_at or now}, None)
+
+
+async def stop_many(
+    client: NovitaClient,
+    store: StateStore,
+    records: Iterable[InstanceRecord],
+    *,
+    stopped_by: str = "stop-all",
+    concurrency: int = 8,
+    clock: Clock | None = None,
+) -> list[LifecycleOutcome]:
+    """Stop every record, at most ``concurrency`` at a time; one failure never stops the rest.
+
+    Outcomes come back in the order of ``records``; a failed one has ``success=False`` and its ``error``.
+    """
+    gate = asyncio.Semaphore(max(1, concurrency))
+
+    async def one(record: InstanceRecord) -> LifecycleOutcome:
+        async with gate:
+            try:
+                return await stop(client, store, record, stopped_by=stopped_by, clock=clock)
+            except NovictlError as error:
+                return LifecycleOutcome(
+                    record.id, record.name, "stop", False, status=record.status, error=error
+                )
+            except Exception as error:  # a bug must not leave the other instances running
+                log.exception("stopping %s failed unexpectedly", record.id)
+                wrapped = NovictlError(f"unexpected error: {type(error).__name__}")
+                return LifecycleOutcome(
+                    record.id, record.name, "stop", False, status=record.status, error=wrapped
+                )
+
+    return list(await asyncio.gather(*(one(record) for record in records)))
+
+
+async def wait_and_record(
+    client: NovitaClient,
+    store: StateStore,
+    record: InstanceRecord,
+    targets: Collection[str],
+    *,
+    timeout_seconds: float,
+    poll_interval: float,
+    on_status: Callable[[Instance], None] | None = None,
+    clock: Clock | None = None,
+) -> InstanceRecord:
+    """Wait until the instance reaches one of ``targets`` and record what it looks like then.
+
+    An instance that disappears (HTTP 404) while ``"removed"`` is a target counts as arrived: it is
+    recorded as terminated. Raises ``WaitTimeout`` (nothing is undone) or the failure Novita reports.
+    """
+    clock = clock or SystemClock()
+    try:
+        instance = await wait_for_status(
+            client, record.id, targets, timeout_seconds=timeout_seconds, poll_interval=poll_interval,
+            on_status=on_status,
+        )  # fmt: skip
+    except NovitaNotFound:
+        if InstanceStatus.REMOVED not in targets:
+            raise
+        await mark_gone(store, record, clock=clock)
+        return record.model_copy(update={"status": TERMINATED})
+    if instance.status == InstanceStatus.REMOVED:
+        await mark_gone(store, record, clock=clock)
+        return record.model_copy(update={"status": TERMINATED})
+    latest = await store.get(record.id) or record
+    updated = record_from_instance(instance, latest, None, clock.now())
+    await store.put(updated)
+    return updated
