@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
 import sys
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from novictl.cli.context import App, JsonFlag, get_app
+from novictl.cli.context import App, JsonFlag, get_app, run_async
 from novictl.cli.instance_support import YesOption, confirm, seconds
 from novictl.cli.output import print_json, print_table
 from novictl.errors import UsageError
@@ -60,7 +59,7 @@ def check(
                 page_size=state.settings.novita.page_size,
             )
 
-    report = asyncio.run(go())
+    report = run_async(go())
     print_report(state, report, as_json=state.wants_json(json_output))
     if fail_on_idle and report.by_verdict("stop"):
         _exit_failed()
@@ -103,7 +102,7 @@ def run(ctx: typer.Context, yes: YesOption = False, json_output: JsonFlag = Fals
                 )
             return await apply_autostop(plan, client=client, store=store, settings_autostop=settings)
 
-    report = asyncio.run(go())
+    report = run_async(go())
     print_report(state, report, as_json=state.wants_json(json_output))
     if report.errors:
         _exit_failed()
@@ -124,7 +123,7 @@ def stats(ctx: typer.Context, json_output: JsonFlag = False) -> None:
         async with state.open_store() as store:
             return await autostop_stats(store, state.settings.autostop)
 
-    data = asyncio.run(go())
+    data = run_async(go())
     if state.wants_json(json_output):
         print_json(data)
         return
@@ -289,7 +288,7 @@ def _control(state: App, ref: str, change: Any, json_output: bool) -> None:
             updated: InstanceRecord = await change(store, record)
             return updated
 
-    record = asyncio.run(go())
+    record = run_async(go())
     view = describe_autostop(record, state.settings.autostop, utcnow())
     if state.wants_json(json_output):
         print_json({**policy_dict(record), "autostop": view.to_dict()})

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from novictl.cli.context import get_app
+from novictl.cli.context import get_app, run_async
 
 __all__ = ["Shell", "app"]
 
@@ -63,7 +63,6 @@ def names(ctx: typer.Context) -> None:
 
     The completion scripts call this; it prints nothing (and exits 0) when the store cannot be read.
     """
-    import asyncio
 
     from novictl.core.instances import is_listed
     from novictl.errors import NovictlError
@@ -75,7 +74,7 @@ def names(ctx: typer.Context) -> None:
             return sorted({r.name for r in await store.get_all() if is_listed(r)})
 
     try:
-        found = asyncio.run(read())
+        found = run_async(read())
     except NovictlError:
         return
     for name in found:

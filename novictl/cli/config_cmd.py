@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -110,6 +109,8 @@ def _state(ctx: typer.Context, json_output: bool) -> App:
 def _write_private(destination: Path, text: str) -> None:
     """Write atomically with mode 600: the file may come to hold the API key."""
     destination.parent.mkdir(parents=True, exist_ok=True)
+    import tempfile
+
     handle, temp_name = tempfile.mkstemp(dir=destination.parent, prefix=".config-", suffix=".toml")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as temp:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Coroutine, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -17,7 +17,9 @@ if TYPE_CHECKING:
     from novictl.novita.client import NovitaClient
     from novictl.store.base import StateStore
 
-__all__ = ["App", "JsonFlag", "get_app"]
+__all__ = ["App", "JsonFlag", "get_app", "run_async"]
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -99,3 +101,10 @@ def _json_requested(ctx: typer.Context, value: bool) -> bool:
 JsonFlag = Annotated[
     bool, typer.Option("--json", help="Print JSON for scripts.", callback=_json_requested, is_eager=True)
 ]
+
+
+def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run one core coroutine to completion (asyncio is imported here, not at ``novictl --help``)."""
+    import asyncio
+
+    return asyncio.run(coroutine)

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import secrets
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from novictl.cli.context import App, get_app
+from novictl.cli.context import App, get_app, run_async
 from novictl.cli.output import console, print_table
 
 if TYPE_CHECKING:
@@ -46,6 +43,9 @@ def demo(
     app = get_app(ctx)
     delay = parse_duration(step_delay).total_seconds()
     out = console(app)
+    import secrets
+    import tempfile
+
     key = secrets.token_hex(16)
     with tempfile.TemporaryDirectory(prefix="novictl-demo-") as tmp:
         config = EmulatorConfig(api_key=key, step_delay=delay)
@@ -65,7 +65,7 @@ def demo(
                 emulator.state.set_status(outside, "running")
             out.print(f"[bold]novictl demo[/bold] — a Novita emulator is serving at {emulator.base_url}")
             out.print(f"state store: {Path(tmp) / 'state.db'} (SQLite, deleted afterwards)\n")
-            asyncio.run(_tour(demo_app, out, delay))
+            run_async(_tour(demo_app, out, delay))
     out.print("\n[bold green]demo finished[/bold green] — everything above ran against the emulator.")
 
 

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from novictl.cli.context import App, JsonFlag, get_app
+from novictl.cli.context import App, JsonFlag, get_app, run_async
 from novictl.cli.instance_support import (
     PollOption,
     TimeoutOption,
@@ -98,12 +98,11 @@ def delete(
 
     Without a terminal on stdin and without --yes, refuses (exit 2) rather than hang.
     """
-    import asyncio
 
     from novictl.core.instance_view import money
 
     app = get_app(ctx)
-    record = asyncio.run(_resolve(app, ref))
+    record = run_async(_resolve(app, ref))
     question = (
         f"Delete {record.name} ({record.id}), {record.status}, "
         f"{money(record.price_per_hour, suffix='/h')}? Its disk and data go with it."
@@ -122,11 +121,10 @@ async def _resolve(app: App, ref: str) -> InstanceRecord:
 def _run_action(
     ctx: typer.Context, action: str, ref: str, wait: bool, timeout: str, poll_interval: str, json_output: bool
 ) -> None:
-    import asyncio
 
     app = get_app(ctx)
     waiting = (seconds(timeout, "--timeout"), seconds(poll_interval, "--poll-interval")) if wait else None
-    outcome = asyncio.run(_act(app, action, ref, waiting))
+    outcome = run_async(_act(app, action, ref, waiting))
     if app.wants_json(json_output):
         print_json(outcome.to_dict())
         return
@@ -177,7 +175,6 @@ def stop_all(
     Stops them a few at a time; prints one result per instance; exit 1 if any stop failed (the others are
     stopped all the same). Recorded as stopped by stop-all.
     """
-    import asyncio
 
     from novictl.core.clock import SystemClock
     from novictl.core.instance_view import instance_summary, money
@@ -190,7 +187,7 @@ def stop_all(
         async with app.novita_client() as client, app.open_store() as store:
             return await running_instances(client, store)
 
-    records = asyncio.run(targets())
+    records = run_async(targets())
     now = SystemClock().now()
     total = round(sum(r.price_per_hour or 0.0 for r in records), 6)
     report: dict[str, Any] = {
@@ -219,7 +216,7 @@ def stop_all(
         yes=yes,
         what="stop all instances",
     )
-    outcomes = asyncio.run(_stop_all(app, records, concurrency))
+    outcomes = run_async(_stop_all(app, records, concurrency))
     report["results"] = [o.to_dict() for o in outcomes]
     report["failed"] = sum(1 for o in outcomes if not o.success)
     if as_json:

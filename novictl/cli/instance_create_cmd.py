@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from novictl.cli.context import App, JsonFlag, get_app
+from novictl.cli.context import App, JsonFlag, get_app, run_async
 from novictl.cli.instance_support import (
     PollOption,
     QuietOption,
@@ -70,7 +70,6 @@ def create(
     A name already in use exits 5 unless --allow-duplicate-name. If Novita's answer is lost, the new
     instance is looked up by name — one create never makes two instances.
     """
-    import asyncio
 
     from novictl.core.instances import CreateSpec, parse_env, parse_port
     from novictl.errors import UsageError
@@ -95,7 +94,7 @@ def create(
     )
     spec.check()
     waiting = (seconds(timeout, "--timeout"), seconds(poll_interval, "--poll-interval")) if wait else None
-    result = asyncio.run(_create(app, spec, waiting, quiet=quiet))
+    result = run_async(_create(app, spec, waiting, quiet=quiet))
     if quiet:
         typer.echo(result["id"])
     elif app.wants_json(json_output):

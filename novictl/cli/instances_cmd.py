@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from novictl.cli.context import App, JsonFlag, get_app
+from novictl.cli.context import App, JsonFlag, get_app, run_async
 from novictl.cli.instance_support import QuietOption
 from novictl.cli.output import print_json, print_table
 
@@ -49,14 +49,13 @@ def list_instances(
     Reads the local store, refreshed from Novita when its last sync is older than 30 s (or always with
     --refresh). When Novita cannot be read without --refresh, the stored state is shown with a warning.
     """
-    import asyncio
 
     from novictl.core.clock import SystemClock
     from novictl.core.instance_view import instance_summary
 
     app = get_app(ctx)
     clock = SystemClock()
-    records = asyncio.run(_fetch(app, refresh=refresh))
+    records = run_async(_fetch(app, refresh=refresh))
     records = [
         r
         for r in records
@@ -124,10 +123,9 @@ def show(ctx: typer.Context, ref: RefArgument, json_output: JsonFlag = False) ->
 
     The SSH password is never shown. Exit 4 for an unknown id or name, 2 for an ambiguous name.
     """
-    import asyncio
 
     app = get_app(ctx)
-    detail = asyncio.run(_detail_for(app, ref))
+    detail = run_async(_detail_for(app, ref))
     if app.wants_json(json_output):
         print_json(detail)
         return

@@ -8,8 +8,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
-
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -21,7 +19,7 @@ __all__ = ["console", "print_error", "print_json", "print_table", "to_jsonable"]
 
 def to_jsonable(value: Any) -> Any:
     """Models, datetimes and containers as plain JSON data (camelCase aliases where models define them)."""
-    if isinstance(value, BaseModel):
+    if hasattr(value, "model_dump"):  # a pydantic model (not imported here: it is slow to import)
         return value.model_dump(mode="json", by_alias=True)
     if isinstance(value, datetime):
         return value.isoformat()

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from novictl.cli.context import JsonFlag, get_app
+from novictl.cli.context import JsonFlag, get_app, run_async
 from novictl.cli.output import print_json, print_table
 
 if TYPE_CHECKING:
@@ -65,7 +65,6 @@ def products(
 
     Prices are Novita's per GPU per hour times --gpus, in the --billing mode (spot when offered).
     """
-    import asyncio
 
     from novictl.core.instance_create import BILLING_MODES
     from novictl.core.products import matches_gpu, sort_by_price
@@ -81,7 +80,7 @@ def products(
 
     found = [
         p
-        for p in asyncio.run(fetch())
+        for p in run_async(fetch())
         if (gpu is None or matches_gpu(p, gpu))
         and (not region or any(p.runs_in(r) for r in region))
         and (not available or p.available)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
 import typer
 
-from novictl.cli.context import JsonFlag, get_app
+from novictl.cli.context import JsonFlag, get_app, run_async
 from novictl.cli.output import print_json, print_table
 
 __all__ = ["register"]
@@ -50,7 +49,7 @@ def sync(
             result = await sync_instances(client=client, store=store, options=options)
             return result.to_dict()
 
-    result = asyncio.run(run())
+    result = run_async(run())
     if app.wants_json(json_output):
         print_json(result)
         return

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from datetime import datetime
 from typing import Annotated
 
 import typer
 
-from novictl.cli.context import JsonFlag, get_app
+from novictl.cli.context import JsonFlag, get_app, run_async
 from novictl.cli.output import print_json
 
 __all__ = ["register"]
@@ -54,7 +53,7 @@ def touch(
             stored = await record_ping(store, record.id, at=min(when, now) if when else now, source=source)
             return record.id, record.name, now, stored
 
-    instance_id, name, now, stored = asyncio.run(go())
+    instance_id, name, now, stored = run_async(go())
     clamped = when is not None and when > now
     message = f"recorded use of {name} ({instance_id})"
     if clamped:
