@@ -95,9 +95,7 @@ def check(ctx: typer.Context, json_output: JsonFlag = False) -> None:
             f"(limit {result['maxAgeSeconds']}s) at {result['address']}\n"
         )
     if not healthy:
-        sys.stdout.flush()
-        # Not typer.Exit: the CLI runs click with standalone_mode=False, where Exit(1) becomes a return value.
-        raise SystemExit(1)
+        raise typer.Exit(1)
 
 
 @app.command("systemd-unit")

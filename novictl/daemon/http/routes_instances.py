@@ -1,0 +1,144 @@
+"""Instance routes: the last-used ping (the hot path), listing, and the lifecycle (by id or by name)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Path, Query, Request
+from fastapi.responses import JSONResponse
+
+from novictl.daemon.context import DaemonContext
+from novictl.daemon.http.deps import daemon_of
+from novictl.daemon.http.schemas import CreateBody, InstanceNameBody, PingBody, record_view
+from novictl.store.records import InstanceRecord
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/instances", tags=["instances"])
+
+Ref = Annotated[str, Path(min_length=1, max_length=256, description="An instance id or its exact name")]
+
+
+@router.put("/{ref}/last-used", summary="Record that an instance was used (auto-stop counts from it)")
+async def ping(request: Request, ref: Ref, body: Annotated[PingBody | None, Body()] = None) -> dict[str, Any]:
+    """Answered from memory: the id comes from the in-memory index and the ping joins a buffer written to
+    the store at least every second. A future time counts as now. 404 for an instance neither the store
+    nor Novita knows; 503 with ``Retry-After`` while the store is failing."""
+    ctx = daemon_of(request)
+    instance_id = await ctx.index.resolve(ref)
+    now = ctx.clock.now()
+    used_at = body.last_used_at if body is not None and body.last_used_at is not None else now
+    used_at = min(used_at, now)
+    source = (body.source if body is not None else None) or "api"
+    ctx.pings.add(instance_id, used_at, source)
+    return {"instanceId": instance_id, "lastUsedAt": used_at.isoformat(), "message": "last used time updated"}
+
+
+@router.get("", summary="Every known instance, with idle time, auto-stop ETA and price")
+async def list_instances(
+    request: Request,
+    status: Annotated[str | None, Query(max_length=64)] = None,
+    include_terminated: Annotated[bool, Query(alias="all")] = False,
+) -> dict[str, Any]:
+    from novictl.core.instances import is_listed
+
+    ctx = daemon_of(request)
+    records = sorted(await ctx.store.get_all(), key=lambda r: (r.name, r.id))
+    ctx.index.replace(records)
+    shown = [
+        r for r in records if (include_terminated or is_listed(r)) and (status is None or r.status == status)
+    ]
+    return {"instances": [_view(ctx, r) for r in shown], "total": len(shown)}
+
+
+@router.get("/{ref}", summary="One instance")
+async def show_instance(request: Request, ref: Ref) -> dict[str, Any]:
+    ctx = daemon_of(request)
+    return _view(ctx, await _resolve(ctx, ref), detail=True)
+
+
+@router.post(
+    "", status_code=201, summary="Create an instance (cheapest product for a GPU name, or a product)"
+)
+async def create_instance(request: Request, body: CreateBody) -> JSONResponse:
+    from novictl.core.instances import CreateSpec, create
+
+    ctx = daemon_of(request)
+    spec = CreateSpec(
+        name=body.name,
+        product_id=body.product_id,
+        gpu=body.gpu,
+        regions=tuple(body.regions),
+        billing=body.billing,
+        image=body.image,
+        template_id=body.template_id,
+        gpus=body.gpus,
+        disk_gb=body.disk_gb,
+        ports=tuple(body.ports),
+        envs=tuple(body.envs.items()),
+        webhook_url=body.webhook_url,
+        allow_duplicate_name=body.allow_duplicate_name,
+        actor="api",
+    )
+    record = await create(ctx.client, ctx.store, spec, clock=ctx.clock)
+    ctx.index.add(record)
+    return JSONResponse(_view(ctx, record), status_code=201)
+
+
+@router.post("/start", status_code=202, summary="Start an instance named in the body (seed route)")
+async def start_named(request: Request, body: InstanceNameBody) -> dict[str, Any]:
+    return await _lifecycle(daemon_of(request), body.instance_name, "start")
+
+
+@router.post("/stop", status_code=202, summary="Stop an instance named in the body (seed route)")
+async def stop_named(request: Request, body: InstanceNameBody) -> dict[str, Any]:
+    return await _lifecycle(daemon_of(request), body.instance_name, "stop")
+
+
+@router.post("/delete", status_code=202, summary="Delete an instance named in the body (seed route)")
+async def delete_named(request: Request, body: InstanceNameBody) -> dict[str, Any]:
+    return await _lifecycle(daemon_of(request), body.instance_name, "delete")
+
+
+@router.post("/{ref}/start", status_code=202, summary="Start an instance")
+async def start_instance(request: Request, ref: Ref) -> dict[str, Any]:
+    return await _lifecycle(daemon_of(request), ref, "start")
+
+
+@router.post("/{ref}/stop", status_code=202, summary="Stop an instance")
+async def stop_instance(request: Request, ref: Ref) -> dict[str, Any]:
+    return await _lifecycle(daemon_of(request), ref, "stop")
+
+
+@router.delete("/{ref}", status_code=202, summary="Delete an instance (its data goes with it)")
+async def delete_instance(request: Request, ref: Ref) -> dict[str, Any]:
+    return await _lifecycle(daemon_of(request), ref, "delete")
+
+
+async def _resolve(ctx: DaemonContext, ref: str) -> InstanceRecord:
+    from novictl.core.instances import resolve
+
+    record = await resolve(ctx.store, ctx.client, ref, clock=ctx.clock)
+    ctx.index.add(record)
+    return record
+
+
+async def _lifecycle(ctx: DaemonContext, ref: str, action: str) -> dict[str, Any]:
+    from novictl.core import instances
+
+    record = await _resolve(ctx, ref)
+    if action == "start":
+        outcome = await instances.start(ctx.client, ctx.store, record, clock=ctx.clock)
+    elif action == "stop":
+        outcome = await instances.stop(ctx.client, ctx.store, record, stopped_by="user", clock=ctx.clock)
+    else:
+        outcome = await instances.delete(ctx.client, ctx.store, record, clock=ctx.clock)
+    return outcome.to_dict()
+
+
+def _view(ctx: DaemonContext, record: InstanceRecord, *, detail: bool = False) -> dict[str, Any]:
+    from novictl.core.autostop_policy import describe_autostop
+
+    now = ctx.clock.now()
+    outlook = describe_autostop(record, ctx.settings.autostop, now).to_dict()
+    return record_view(record, outlook, now, detail=detail)

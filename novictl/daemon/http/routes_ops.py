@@ -1,0 +1,101 @@
+"""Operations: auto-stop stats and trigger, sync, stop-all, and the audit log."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, Request
+
+from novictl.daemon.http.deps import daemon_of
+from novictl.daemon.http.schemas import StopAllBody, SyncBody, TriggerBody, event_view
+from novictl.daemon.operations import json_or_none, run_autostop_check, run_sync
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api")
+
+
+@router.get("/instances/auto-stop/stats", tags=["auto-stop"], summary="Settings, last run, counters, savings")
+async def autostop_stats(request: Request) -> dict[str, Any]:
+    from novictl.core.autostop_runner import COUNTERS, LAST_RUN_META
+
+    ctx = daemon_of(request)
+    settings = ctx.settings.autostop
+    counters = await ctx.store.get_counters()
+    raw_last = await ctx.store.get_meta(LAST_RUN_META)
+    return {
+        "settings": {
+            "enabled": settings.enabled,
+            "idleMinutes": settings.idle_minutes,
+            "checkIntervalMinutes": settings.check_interval_minutes,
+            "startupGraceMinutes": settings.startup_grace_minutes,
+            "warnBeforeMinutes": settings.warn_before_minutes,
+            "maxRuntimeMinutes": settings.max_runtime_minutes,
+            "dryRun": ctx.autostop_dry_run,
+        },
+        "lastRun": json_or_none(raw_last),
+        "counters": {_camel(key): counters.get(name, 0) for key, name in COUNTERS.items()},
+        "estimatedSavingsUsd": round(counters.get(COUNTERS["savings"], 0.0), 6),
+    }
+
+
+@router.post("/instances/auto-stop/trigger", tags=["auto-stop"], summary="Run an auto-stop check now")
+async def autostop_trigger(
+    request: Request, body: Annotated[TriggerBody | None, Body()] = None
+) -> dict[str, Any]:
+    """Runs synchronously and returns the report. A dry run (the default) decides and stops nothing."""
+    dry_run = True if body is None else body.dry_run
+    report = await run_autostop_check(daemon_of(request), dry_run=dry_run)
+    return report.to_dict()
+
+
+@router.post("/instances/sync", tags=["sync"], summary="Sync the store with Novita (409 while one runs)")
+async def sync(request: Request, body: Annotated[SyncBody | None, Body()] = None) -> dict[str, Any]:
+    ctx = daemon_of(request)
+    body = body or SyncBody()
+    return await run_sync(ctx, dry_run=body.dry_run, handle_obsolete=body.handle_obsolete_instances)
+
+
+@router.post("/instances/stop-all", tags=["instances"], summary="Stop every running instance")
+async def stop_all(request: Request, body: Annotated[StopAllBody | None, Body()] = None) -> dict[str, Any]:
+    """``count`` is how many were stopped (or would be, in a dry run), ``failed`` how many could not be."""
+    from novictl.core.instances import running_instances, stop_many
+
+    ctx = daemon_of(request)
+    dry_run = body is not None and body.dry_run
+    records = await running_instances(ctx.client, ctx.store, clock=ctx.clock)
+    if dry_run:
+        results = [{"instanceId": r.id, "name": r.name, "success": True} for r in records]
+        return {"count": len(results), "failed": 0, "dryRun": True, "results": results}
+    outcomes = await stop_many(ctx.client, ctx.store, records, stopped_by="stop-all", clock=ctx.clock)
+    results = []
+    for outcome in outcomes:
+        item: dict[str, Any] = {
+            "instanceId": outcome.instance_id,
+            "name": outcome.name,
+            "success": outcome.success,
+        }
+        if outcome.error is not None:
+            item["error"] = outcome.error.message
+        results.append(item)
+    failed = sum(1 for outcome in outcomes if not outcome.success)
+    return {"count": len(outcomes) - failed, "failed": failed, "dryRun": False, "results": results}
+
+
+@router.get("/events", tags=["events"], summary="The audit log, newest first")
+async def events(
+    request: Request,
+    instance_id: Annotated[str | None, Query(alias="instanceId", max_length=256)] = None,
+    event_type: Annotated[str | None, Query(alias="type", max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    ctx = daemon_of(request)
+    found = await ctx.store.list_events(
+        instance_id=instance_id, types=[event_type] if event_type else None, limit=limit
+    )
+    return {"events": [event_view(e) for e in found], "total": len(found)}
+
+
+def _camel(key: str) -> str:
+    head, *rest = key.split("_")
+    return head + "".join(part.title() for part in rest)

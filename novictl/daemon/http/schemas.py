@@ -1,0 +1,122 @@
+"""Request bodies of the HTTP API (camelCase on the wire) and the JSON views of records and events.
+
+Bodies ignore fields they do not know, so the seed service's clients (which may send more) keep working.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+from pydantic.alias_generators import to_camel
+
+from novictl.store.records import Event, InstanceRecord
+
+__all__ = [
+    "CreateBody",
+    "InstanceNameBody",
+    "PingBody",
+    "StopAllBody",
+    "SyncBody",
+    "TriggerBody",
+    "event_view",
+    "record_view",
+]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+
+class PingBody(_Body):
+    """``PUT /api/instances/{idOrName}/last-used``: when the instance was used (default: now)."""
+
+    last_used_at: datetime | None = Field(None, description="ISO-8601; a time without a zone is UTC")
+    source: str | None = Field(None, max_length=64, description="Who pinged (shown in reports)")
+
+    @field_validator("last_used_at")
+    @classmethod
+    def _as_utc(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class TriggerBody(_Body):
+    """``POST /api/instances/auto-stop/trigger``: dry run unless ``dryRun`` is false."""
+
+    dry_run: bool = True
+
+
+class SyncBody(_Body):
+    dry_run: bool = False
+    handle_obsolete_instances: bool = True
+
+
+class StopAllBody(_Body):
+    dry_run: bool = False
+
+
+class InstanceNameBody(_Body):
+    """The seed's name-based lifecycle routes: ``{"instanceName": …}`` (an id works too)."""
+
+    instance_name: str = Field(
+        min_length=1, max_length=256, validation_alias=AliasChoices("instanceName", "instanceId", "name")
+    )
+
+
+class CreateBody(_Body):
+    """``POST /api/instances``: the same choices as ``novictl create``."""
+
+    name: str = Field(min_length=1, max_length=128)
+    product_id: str | None = Field(None, max_length=256)
+    gpu: str | None = Field(
+        None, max_length=128, description="GPU name; the cheapest fitting product is used"
+    )
+    regions: list[str] = Field(default_factory=list, max_length=50)
+    billing: str = "onDemand"
+    image: str | None = Field(None, max_length=1024)
+    template_id: str | None = Field(None, max_length=256)
+    gpus: int = Field(1, ge=1, le=8)
+    disk_gb: int | None = Field(None, ge=10, le=100_000)
+    ports: list[str] = Field(default_factory=list, max_length=50)
+    envs: dict[str, str] = Field(default_factory=dict, max_length=100)
+    webhook_url: str | None = Field(None, max_length=2048)
+    allow_duplicate_name: bool = False
+
+
+def _iso(when: datetime | None) -> str | None:
+    return when.isoformat() if when is not None else None
+
+
+def record_view(
+    record: InstanceRecord, autostop: dict[str, Any] | None, now: datetime, *, detail: bool = False
+) -> dict[str, Any]:
+    """One instance as the API shows it: ``novictl list --json``'s shape (``show``'s with ``detail``), plus
+    the auto-stop outlook. Webhook URLs stay masked: URLs like Slack's are secrets in themselves."""
+    from novictl.core.instance_view import instance_detail, instance_summary
+
+    data = instance_detail(record, None, now) if detail else instance_summary(record, now)
+    data.update(
+        {
+            "instanceId": record.id,
+            "terminatedAt": _iso(record.terminated_at),
+            "pinnedUntil": _iso(record.pinned_until),
+            "autoStop": autostop,
+        }
+    )
+    return data
+
+
+def event_view(event: Event) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "type": event.type,
+        "occurredAt": event.occurred_at.isoformat(),
+        "instanceId": event.instance_id,
+        "actor": event.actor,
+        "data": event.data,
+    }

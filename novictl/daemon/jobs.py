@@ -1,0 +1,187 @@
+"""The daemon's periodic jobs: auto-stop check, sync, purge of old terminated records, heartbeat.
+
+Every job but the heartbeat takes a store lock first (``daemon-job:<name>``, TTL a little under its
+interval) and keeps it after finishing, so among several daemons sharing one Redis exactly one acts per
+tick; a daemon that cannot take the lock skips the tick. A store that cannot be reached means no lock, so no
+auto-stop happens while the state is unreadable. Locks still held are released on a graceful shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Literal
+
+from novictl import __version__
+from novictl.daemon.heartbeat import Heartbeat, write_heartbeat
+from novictl.daemon.operations import run_scheduled_autostop, run_sync
+from novictl.errors import LockHeld, NovictlError, StoreError
+
+if TYPE_CHECKING:
+    from novictl.config import Settings
+    from novictl.daemon.context import DaemonContext
+
+__all__ = ["JOB_LOCK_PREFIX", "JobName", "JobOutcome", "JobRunner", "JobSchedule"]
+
+log = logging.getLogger(__name__)
+
+JOB_LOCK_PREFIX = "daemon-job:"
+JobName = Literal["sync", "autostop", "purge", "heartbeat"]
+JobOutcome = Literal["ran", "skipped", "failed"]
+_LOCK_SHARE = 0.9
+"""A job's lock lives this share of its interval: gone before the holder's next tick, held through others'."""
+
+
+@dataclass(frozen=True)
+class JobSchedule:
+    """Intervals in seconds (tests pass small ones). ``sync_seconds=None``: no automatic sync."""
+
+    autostop_seconds: float
+    sync_seconds: float | None
+    purge_seconds: float
+    heartbeat_seconds: float
+    flush_seconds: float = 1.0
+    index_refresh_seconds: float = 10.0
+    shutdown_grace_seconds: float = 20.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **changes: Any) -> JobSchedule:
+        sync = settings.sync
+        values: dict[str, Any] = {
+            "autostop_seconds": settings.autostop.check_interval_minutes * 60,
+            "sync_seconds": sync.interval_minutes * 60 if sync.enable_automatic_sync else None,
+            "purge_seconds": 3600.0,
+            "heartbeat_seconds": settings.daemon.heartbeat_seconds,
+        }
+        values.update(changes)
+        return cls(**values)
+
+
+class JobRunner:
+    """Runs the jobs of one daemon, each under its lock; counts outcomes; knows when none is running."""
+
+    def __init__(self, ctx: DaemonContext, schedule: JobSchedule, *, address: str = ""):
+        self.ctx = ctx
+        self.schedule = schedule
+        self.address = address
+        self._held: dict[str, str] = {}
+        self._active = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def sync(self) -> JobOutcome:
+        seconds = self.schedule.sync_seconds or self.schedule.autostop_seconds
+        return await self._locked("sync", seconds, self._sync)
+
+    async def autostop(self) -> JobOutcome:
+        return await self._locked("autostop", self.schedule.autostop_seconds, self._autostop)
+
+    async def purge(self) -> JobOutcome:
+        return await self._locked("purge", self.schedule.purge_seconds, self._purge)
+
+    async def heartbeat(self) -> JobOutcome:
+        """Per daemon, so no lock. A failure marks the store unhealthy so pings are refused, not lost."""
+        return await self._tracked("heartbeat", self._beat)
+
+    async def run_all_once(self) -> dict[str, JobOutcome]:
+        """One tick of every job, in startup order (tests, and ``novictl daemon --once``)."""
+        outcomes: dict[str, JobOutcome] = {"heartbeat": await self.heartbeat()}
+        if self.schedule.sync_seconds is not None:
+            outcomes["sync"] = await self.sync()
+        outcomes["autostop"] = await self.autostop()
+        outcomes["purge"] = await self.purge()
+        return outcomes
+
+    async def wait_idle(self, seconds: float) -> bool:
+        """Wait (at most ``seconds``) for running jobs to finish; ``False`` if one still runs."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), seconds)
+        except TimeoutError:
+            return False
+        return True
+
+    async def release_locks(self) -> None:
+        """Give up the job locks this daemon holds, so another daemon can act on the next tick."""
+        held, self._held = self._held, {}
+        for name, token in held.items():
+            with contextlib.suppress(StoreError):  # they expire by themselves anyway
+                await self.ctx.store.release_lock(name, token)
+
+    # -- the jobs --------------------------------------------------------------------------------------
+
+    async def _sync(self) -> None:
+        await run_sync(self.ctx)
+
+    async def _autostop(self) -> None:
+        summary = await run_scheduled_autostop(self.ctx)
+        self.ctx.last_autostop_check = summary
+        log.info("%s", summary["summary"])
+
+    async def _purge(self) -> None:
+        ctx = self.ctx
+        cutoff = ctx.clock.now() - timedelta(days=ctx.settings.sync.obsolete_instance_retention_days)
+        old = [
+            r.id
+            for r in await ctx.store.get_all()
+            if r.terminated_at is not None and r.terminated_at <= cutoff
+        ]
+        if old:
+            removed = await ctx.store.delete_many(old)
+            log.info("purged %d terminated record(s) older than the retention", removed)
+
+    async def _beat(self) -> None:
+        beat = Heartbeat(self.ctx.daemon_id, self.ctx.clock.now(), self.address, __version__)
+        try:
+            await write_heartbeat(self.ctx.store, beat)
+        except StoreError:
+            self.ctx.pings.store_healthy = False
+            raise
+
+    # -- plumbing --------------------------------------------------------------------------------------
+
+    async def _locked(self, job: JobName, interval: float, work: Callable[[], Awaitable[None]]) -> JobOutcome:
+        async def guarded() -> None:
+            name = JOB_LOCK_PREFIX + job
+            token = await self.ctx.store.acquire_lock(
+                name, max(0.5, interval * _LOCK_SHARE), owner=self.ctx.daemon_id
+            )
+            if token is None:
+                raise _Skipped
+            self._held[name] = token
+            await work()
+
+        return await self._tracked(job, guarded)
+
+    async def _tracked(self, job: JobName, work: Callable[[], Awaitable[None]]) -> JobOutcome:
+        self._active += 1
+        self._idle.clear()
+        outcome: JobOutcome = "ran"
+        try:
+            await work()
+        except (_Skipped, LockHeld):
+            outcome = "skipped"
+            log.debug("%s: another daemon has this tick", job)
+        except StoreError as error:
+            outcome = "failed"
+            self.ctx.metrics.store_errors.inc()
+            log.warning("%s skipped: the state store is unavailable: %s", job, error.message)
+        except NovictlError as error:
+            outcome = "failed"
+            log.warning("%s failed: %s", job, error.message)
+        except Exception:
+            outcome = "failed"
+            log.exception("%s failed unexpectedly", job)
+        finally:
+            self._active -= 1
+            if self._active == 0:
+                self._idle.set()
+        self.ctx.metrics.jobs.labels(job, outcome).inc()
+        return outcome
+
+
+class _Skipped(Exception):
+    """Another daemon holds this tick's lock."""

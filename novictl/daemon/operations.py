@@ -1,0 +1,80 @@
+"""What the HTTP routes and the scheduled jobs both run: a sync, the scheduled auto-stop check."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from novictl.core.autostop_policy import AutoStopReport
+    from novictl.daemon.context import DaemonContext
+
+__all__ = [
+    "count_autostop_report",
+    "json_or_none",
+    "run_autostop_check",
+    "run_scheduled_autostop",
+    "run_sync",
+]
+
+
+async def run_sync(
+    ctx: DaemonContext, *, dry_run: bool = False, handle_obsolete: bool = True
+) -> dict[str, Any]:
+    """One sync (``LockHeld`` → 409 when another runs); refreshes the in-memory index afterwards."""
+    from novictl.core.sync import SyncOptions, sync_instances
+
+    options = SyncOptions.from_settings(
+        ctx.settings.sync,
+        page_size=ctx.settings.novita.page_size,
+        dry_run=dry_run,
+        handle_obsolete=handle_obsolete,
+    )
+    result = await sync_instances(client=ctx.client, store=ctx.store, options=options, clock=ctx.clock)
+    ctx.metrics.sync_runs.labels("dry-run" if dry_run else "ok").inc()
+    if not dry_run:
+        ctx.metrics.sync_duration.observe(result.duration_seconds)
+        await ctx.index.refresh()
+    return result.to_dict()
+
+
+async def run_autostop_check(ctx: DaemonContext, *, dry_run: bool) -> AutoStopReport:
+    """One auto-stop run. Buffered pings are written first: an acknowledged ping must count."""
+    from novictl.core.autostop_runner import run_autostop
+
+    await ctx.pings.flush()
+    report = await run_autostop(
+        client=ctx.client,
+        store=ctx.store,
+        settings_autostop=ctx.settings.autostop,
+        clock=ctx.clock,
+        dry_run=dry_run,
+        page_size=ctx.settings.novita.page_size,
+    )
+    count_autostop_report(ctx, report)
+    return report
+
+
+async def run_scheduled_autostop(ctx: DaemonContext) -> dict[str, Any]:
+    """The scheduled check: real unless the daemon or the settings say dry run. Returns the summary."""
+    report = await run_autostop_check(ctx, dry_run=ctx.autostop_dry_run)
+    return {"summary": report.summary_line(), **report.summary()}
+
+
+def count_autostop_report(ctx: DaemonContext, report: AutoStopReport) -> None:
+    """Add a run's figures to the metrics."""
+    totals = report.totals
+    ctx.metrics.autostop_runs.labels("dry-run" if report.dry_run else "real").inc()
+    ctx.metrics.autostop_stops.inc(totals.get("stopped", 0))
+    ctx.metrics.autostop_skips.inc(totals.get("skip", 0))
+    ctx.metrics.autostop_errors.inc(len(report.errors))
+
+
+def json_or_none(raw: str | None) -> Any:
+    """Stored JSON decoded, or ``None`` when absent or not JSON."""
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
