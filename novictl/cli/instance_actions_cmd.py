@@ -195,7 +195,7 @@ def stop_all(
         "failed": 0,
         "dryRun": dry_run,
         "totalPricePerHour": total,
-        "instances": [instance_summary(r, now) for r in records],
+        "instances": [instance_summary(r, now, app.settings.autostop) for r in records],
         "results": [],
     }
     if not as_json:

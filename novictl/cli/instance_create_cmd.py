@@ -126,4 +126,4 @@ async def _create(app: App, spec: Any, waiting: tuple[float, float] | None, *, q
             )  # fmt: skip
             if talk:
                 out.print(f"{record.name} is running — see it with: novictl show {record.id}")
-        return instance_summary(record, clock.now())
+        return instance_summary(record, clock.now(), app.settings.autostop)

@@ -69,22 +69,26 @@ def list_instances(
         for record in records:
             typer.echo(record.id)
         return
+    summaries = [instance_summary(r, now, app.settings.autostop) for r in records]
     if app.wants_json(json_output):
-        print_json({"instances": [instance_summary(r, now) for r in records], "total": len(records)})
+        print_json({"instances": summaries, "total": len(records)})
         return
     print_table(
         app,
-        ["name", "id", "status", "GPU", "region", "$/h", "last used", "idle for"],
-        [_row(r, now) for r in records],
+        ["name", "id", "status", "GPU", "region", "$/h", "last used", "idle for", "auto-stop"],
+        [_row(r, s, now) for r, s in zip(records, summaries, strict=True)],
         empty="no instances (try: novictl list --refresh)",
     )
 
 
-def _row(record: InstanceRecord, now: Any) -> tuple[str, ...]:
+def _row(record: InstanceRecord, summary: dict[str, Any], now: Any) -> tuple[str, ...]:
     from novictl.core.durations import format_duration
-    from novictl.core.instance_view import ago, idle_seconds, money
+    from novictl.core.instance_view import ago, money
 
-    idle = idle_seconds(record, now)
+    idle = summary["idleSeconds"]
+    used = ago(record.last_used_at, now)
+    if record.last_used_at is not None and record.last_used_source:
+        used += f" ({record.last_used_source})"
     gpu = record.product_name or record.product_id or ""
     if record.gpu_count > 1:
         gpu = f"{record.gpu_count}x {gpu}"
@@ -95,8 +99,9 @@ def _row(record: InstanceRecord, now: Any) -> tuple[str, ...]:
         gpu,
         record.region or "",
         money(record.price_per_hour),
-        ago(record.last_used_at, now),
+        used,
         "" if idle is None else format_duration(idle),
+        summary["autoStop"]["label"],
     )
 
 
@@ -136,7 +141,7 @@ async def _detail_for(app: App, ref: str) -> dict[str, Any]:
     from novictl.core.clock import SystemClock
     from novictl.core.instance_view import instance_detail
     from novictl.core.instances import resolve
-    from novictl.core.records import record_from_instance
+    from novictl.core.records import NOVITA_FIELDS, record_from_instance
     from novictl.errors import NovitaNotFound, NovitaUnavailable
 
     clock = SystemClock()
@@ -155,8 +160,9 @@ async def _detail_for(app: App, ref: str) -> dict[str, Any]:
             live = None
         if live is not None:
             record = record_from_instance(live, record, None, clock.now())
-            await store.put(record)
-        return instance_detail(record, live, clock.now())
+            # Only Novita's fields: a pin or ping written meanwhile must survive this refresh.
+            await store.put_many([record], fields=NOVITA_FIELDS)
+        return instance_detail(record, live, clock.now(), app.settings.autostop)
 
 
 def _print_detail(app: App, detail: dict[str, Any]) -> None:
@@ -207,7 +213,7 @@ def _print_detail(app: App, detail: dict[str, Any]) -> None:
         ),
         ("stopped by", detail["stoppedBy"] or "-"),
         ("webhook", detail["webhookUrl"] or "-"),
-        ("auto-stop", policy),
+        ("auto-stop", f"{detail['autoStop']['label']} (policy: {policy})"),
     ]
     if not detail["live"]:
         rows.append(("note", "Novita could not be read; this is the stored state"))

@@ -5,19 +5,18 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
+from novictl.core.autostop_policy import AutoStopSettingsLike, describe_autostop
 from novictl.core.durations import format_duration
 from novictl.core.records import RUNNING
+from novictl.redact import mask_url
 
 if TYPE_CHECKING:
     from novictl.novita.models import Instance
     from novictl.store.records import InstanceRecord
 
 __all__ = [
-    "active_at",
     "ago",
-    "idle_seconds",
     "instance_detail",
     "instance_summary",
     "mask_webhook",
@@ -27,19 +26,6 @@ __all__ = [
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
-
-
-def active_at(record: InstanceRecord) -> datetime:
-    """The last sign of life novictl knows: a ping, else the last start (or when it was first seen)."""
-    started = record.last_started_at or record.first_seen_at
-    return max(started, record.last_used_at) if record.last_used_at else started
-
-
-def idle_seconds(record: InstanceRecord, now: datetime) -> float | None:
-    """How long a running instance has shown no sign of life; ``None`` when it is not running."""
-    if record.status != RUNNING:
-        return None
-    return max(0.0, (now - active_at(record)).total_seconds())
 
 
 def ago(when: datetime | None, now: datetime, *, never: str = "never") -> str:
@@ -56,18 +42,14 @@ def money(price: float | None, *, suffix: str = "") -> str:
 
 def mask_webhook(url: str | None) -> str | None:
     """Only the scheme and host of a webhook URL: its path is often the secret (Slack, Discord …)."""
-    if not url:
-        return None
-    parts = urlsplit(url)
-    if not parts.scheme or not parts.hostname:
-        return "****"
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{parts.hostname}{port}/****"
+    return mask_url(url, hide_path=True) if url else None
 
 
-def instance_summary(record: InstanceRecord, now: datetime) -> dict[str, Any]:
-    """One instance as ``novictl list --json`` and ``GET /api/instances`` show it."""
-    idle = idle_seconds(record, now)
+def instance_summary(record: InstanceRecord, now: datetime, autostop: AutoStopSettingsLike) -> dict[str, Any]:
+    """One instance as ``novictl list --json`` and ``GET /api/instances`` show it. Idle time and the
+    auto-stop outlook come from the auto-stop policy itself, so every face agrees with what it will do."""
+    outlook = describe_autostop(record, autostop, now)
+    idle = outlook.idle_seconds if record.status == RUNNING else None
     return {
         "id": record.id,
         "name": record.name,
@@ -86,15 +68,18 @@ def instance_summary(record: InstanceRecord, now: datetime) -> dict[str, Any]:
         "idleSeconds": None if idle is None else round(idle),
         "stoppedBy": record.stopped_by,
         "lastSyncedAt": _iso(record.last_synced_at),
+        "autoStop": outlook.to_dict(),
     }
 
 
-def instance_detail(record: InstanceRecord, live: Instance | None, now: datetime) -> dict[str, Any]:
+def instance_detail(
+    record: InstanceRecord, live: Instance | None, now: datetime, autostop: AutoStopSettingsLike
+) -> dict[str, Any]:
     """Everything ``novictl show`` knows: the summary, Novita's details and novictl's own fields.
 
     Never includes a password (the SSH one stays inside the client model) nor a webhook URL's path.
     """
-    data = instance_summary(record, now)
+    data = instance_summary(record, now, autostop)
     ssh = live.connect_component_ssh if live else None
     error = live.status_error if live else None
     data.update(

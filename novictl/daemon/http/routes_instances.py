@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from novictl.daemon.context import DaemonContext
 from novictl.daemon.http.deps import daemon_of
-from novictl.daemon.http.schemas import CreateBody, InstanceNameBody, PingBody, record_view
+from novictl.daemon.http.schemas import CreateBody, InstanceNameBody, PinBody, PingBody, record_view
 from novictl.store.records import InstanceRecord
 
 __all__ = ["router"]
@@ -110,6 +110,41 @@ async def stop_instance(request: Request, ref: Ref) -> dict[str, Any]:
     return await _lifecycle(daemon_of(request), ref, "stop")
 
 
+@router.post("/{ref}/pin", summary="Keep an instance running for a while or until a time (auto-stop waits)")
+async def pin_instance(request: Request, ref: Ref, body: PinBody) -> dict[str, Any]:
+    """``{"for": "1h"}`` or ``{"until": ISO-8601}``; idle time counts from the end of the pin."""
+    from datetime import timedelta
+
+    from novictl.core.autostop import pin_instance as pin
+    from novictl.core.durations import parse_duration
+    from novictl.errors import UsageError
+
+    ctx = daemon_of(request)
+    if (body.for_ is None) == (body.until is None):
+        raise UsageError('give exactly one of "for" (a duration, e.g. 1h) and "until" (an ISO-8601 time)')
+    if body.until is not None:
+        until = body.until
+    else:
+        try:
+            length = parse_duration(body.for_ or "")
+        except ValueError as error:
+            raise UsageError(f'"for": {error}') from None
+        if length <= timedelta(0):
+            raise UsageError('"for" must be a positive duration, e.g. 1h')
+        until = ctx.clock.now() + length
+    record = await _resolve(ctx, ref)
+    return _view(ctx, await pin(ctx.store, record.id, until=until, clock=ctx.clock))
+
+
+@router.post("/{ref}/unpin", summary="End an instance's pin now (it gets a full idle period from now)")
+async def unpin_instance(request: Request, ref: Ref) -> dict[str, Any]:
+    from novictl.core.autostop import unpin_instance as unpin
+
+    ctx = daemon_of(request)
+    record = await _resolve(ctx, ref)
+    return _view(ctx, await unpin(ctx.store, record.id, clock=ctx.clock))
+
+
 @router.delete("/{ref}", status_code=202, summary="Delete an instance (its data goes with it)")
 async def delete_instance(request: Request, ref: Ref) -> dict[str, Any]:
     return await _lifecycle(daemon_of(request), ref, "delete")
@@ -137,8 +172,4 @@ async def _lifecycle(ctx: DaemonContext, ref: str, action: str) -> dict[str, Any
 
 
 def _view(ctx: DaemonContext, record: InstanceRecord, *, detail: bool = False) -> dict[str, Any]:
-    from novictl.core.autostop_policy import describe_autostop
-
-    now = ctx.clock.now()
-    outlook = describe_autostop(record, ctx.settings.autostop, now).to_dict()
-    return record_view(record, outlook, now, detail=detail)
+    return record_view(record, ctx.settings.autostop, ctx.clock.now(), detail=detail)

@@ -11,11 +11,13 @@ from typing import Any
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
+from novictl.core.autostop_policy import AutoStopSettingsLike
 from novictl.store.records import Event, InstanceRecord
 
 __all__ = [
     "CreateBody",
     "InstanceNameBody",
+    "PinBody",
     "PingBody",
     "StopAllBody",
     "SyncBody",
@@ -60,6 +62,18 @@ class StopAllBody(_Body):
     dry_run: bool = False
 
 
+class PinBody(_Body):
+    """``POST /api/instances/{idOrName}/pin``: ``{"for": "1h"}`` or ``{"until": ISO-8601}`` (exactly one)."""
+
+    for_: str | None = Field(None, alias="for", max_length=64, description="How long, e.g. 1h or 90m")
+    until: datetime | None = Field(None, description="ISO-8601; a time without a zone is UTC")
+
+    @field_validator("until")
+    @classmethod
+    def _as_utc(cls, value: datetime | None) -> datetime | None:
+        return PingBody._as_utc(value)
+
+
 class InstanceNameBody(_Body):
     """The seed's name-based lifecycle routes: ``{"instanceName": …}`` (an id works too)."""
 
@@ -93,19 +107,18 @@ def _iso(when: datetime | None) -> str | None:
 
 
 def record_view(
-    record: InstanceRecord, autostop: dict[str, Any] | None, now: datetime, *, detail: bool = False
+    record: InstanceRecord, autostop: AutoStopSettingsLike, now: datetime, *, detail: bool = False
 ) -> dict[str, Any]:
     """One instance as the API shows it: ``novictl list --json``'s shape (``show``'s with ``detail``), plus
     the auto-stop outlook. Webhook URLs stay masked: URLs like Slack's are secrets in themselves."""
     from novictl.core.instance_view import instance_detail, instance_summary
 
-    data = instance_detail(record, None, now) if detail else instance_summary(record, now)
+    data = instance_detail(record, None, now, autostop) if detail else instance_summary(record, now, autostop)
     data.update(
         {
             "instanceId": record.id,
             "terminatedAt": _iso(record.terminated_at),
             "pinnedUntil": _iso(record.pinned_until),
-            "autoStop": autostop,
         }
     )
     return data
