@@ -49,9 +49,11 @@ async def wait_for_status(
                 f"instance {instance_id} failed: {error.message}",
                 hint=f"inspect it with: novictl show {instance_id}",
             )
-        if monotonic() >= deadline:
+        left = deadline - monotonic()
+        if left <= 0:
             raise WaitTimeout(
                 f"instance {instance_id} is still {instance.status} after {timeout_seconds:.0f}s",
                 hint=f"it may still get there; check with: novictl show {instance_id}",
             )
-        await sleep(poll_interval)
+        # Never sleep past the deadline: --timeout 100ms means about 100 ms, not one poll interval.
+        await sleep(min(poll_interval, left))
