@@ -34,7 +34,7 @@ async def test_wait_never_sleeps_past_the_timeout(emulator: Any, novita_client: 
     assert sum(sleeps) == pytest.approx(0.1)
 
 
-async def test_wait_reports_each_status_once_and_returns_on_arrival(emulator: Any, novita_client: Any) -> None:
+async def test_wait_reports_each_status_once_and_returns(emulator: Any, novita_client: Any) -> None:
     [instance_id] = emulator.state.seed_instances(1)
     emulator.state.set_status(instance_id, "exited")
     await novita_client.start_instance(instance_id)
