@@ -55,7 +55,8 @@ p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", text)
 p99_ms = float(p99.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[p99.group(2)]
 bad = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
 errors = re.search(r"Socket errors: (.*)", text)
-print(f"{rps:.0f} {p99_ms:.1f} {bad.group(1) if bad else 0} {errors.group(1).strip() if errors else \"none\"}")'
+socket_errors = errors.group(1).strip().replace(" ", "") if errors else "none"
+print(f"{rps:.0f} {p99_ms:.1f} {bad.group(1) if bad else 0} {socket_errors}")'
 }
 
 read -r base_rps base_p99 base_bad base_err < <(run "$base/api/version" | summarize)
