@@ -241,6 +241,9 @@ class DaemonSettings(_Section):
         default_factory=list, description="Browser origins allowed to call the API (CORS)"
     )
     rate_limit_per_minute: int = Field(600, ge=1, description="Requests per minute per client before 429")
+    ping_rate_limit_per_minute: int = Field(
+        6000, ge=1, description="Last-used pings per minute per client before 429 (a bucket of their own)"
+    )
     max_body_bytes: int = Field(65536, ge=1, description="Largest request body accepted")
     log_format: Literal["text", "json"] = Field("text", description='Log lines on stderr: "text" or "json"')
     heartbeat_seconds: float = Field(30.0, gt=0, description="How often the daemon records it is alive")

@@ -66,6 +66,16 @@ async def test_rate_limit_answers_429_with_retry_after(daemon_harness) -> None:
     assert (await other.http.get("/api/version")).status_code == 200  # budgets are per client
 
 
+async def test_pings_have_their_own_larger_bucket(daemon_harness, emulator) -> None:
+    harness = await daemon_harness(
+        {"daemon.rate_limit_per_minute": 2, "daemon.ping_rate_limit_per_minute": 5}
+    )
+    pings = [(await harness.http.put("/api/instances/nope/last-used", json={})).status_code for _ in range(6)]
+    assert pings[:5] == [404] * 5  # past the general budget of 2, still answered
+    assert pings[5] == 429
+    assert (await harness.http.get("/api/version")).status_code == 200  # the general bucket is separate
+
+
 async def test_bodies_over_the_cap_get_413(daemon_harness) -> None:
     harness = await daemon_harness({"daemon.max_body_bytes": 100})
     declared = await harness.http.put("/api/instances/x/last-used", content=b"{" + b" " * 200 + b"}")

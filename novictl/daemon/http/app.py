@@ -54,6 +54,7 @@ def create_app(ctx: DaemonContext) -> FastAPI:
         api_token=token or None,
         metrics_require_token=settings.metrics_require_token,
         rate_limit_per_minute=settings.rate_limit_per_minute,
+        ping_rate_limit_per_minute=settings.ping_rate_limit_per_minute,
         max_body_bytes=settings.max_body_bytes,
         on_error=lambda status: ctx.metrics.http_errors.labels(str(status)).inc(),
     )

@@ -88,12 +88,16 @@ class GuardMiddleware:
         metrics_require_token: bool,
         rate_limit_per_minute: int,
         max_body_bytes: int,
+        ping_rate_limit_per_minute: int | None = None,
         on_error: Callable[[int], None] | None = None,
     ):
         self.app = app
         self._token = api_token.encode() if api_token else None
         self._metrics_require_token = metrics_require_token
         self._limiter = RateLimiter(rate_limit_per_minute)
+        # Every notebook and job on one host pings from the same address: pings get their own, larger
+        # bucket, so a busy machine's pings are not refused (and its instances then stopped as idle).
+        self._ping_limiter = RateLimiter(ping_rate_limit_per_minute or rate_limit_per_minute * 10)
         self._max_body = max_body_bytes
         self._on_error = on_error
 
@@ -114,7 +118,9 @@ class GuardMiddleware:
         path: str = scope["path"]
         if path not in _UNLIMITED_PATHS:
             client = scope.get("client")
-            wait = self._limiter.check(client[0] if client else "unknown")
+            is_ping = scope.get("method") == "PUT" and path.endswith("/last-used")
+            limiter = self._ping_limiter if is_ping else self._limiter
+            wait = limiter.check(client[0] if client else "unknown")
             if wait > 0:
                 raise TooManyRequests(wait)
         declared = _header(scope, b"content-length")
