@@ -1,0 +1,151 @@
+// The instance table's rows, the dry-run report's rows and the event list's items. Built with DOM calls and
+// textContent only, so no instance name or event field can inject markup.
+
+import { ago, badge, formatDuration, money, setText } from "./format.js";
+
+const STOPPABLE = new Set(["running", "toStart", "starting", "toRestart", "restarting", "pulling", "creating"]);
+const STARTABLE = new Set(["exited"]);
+
+const COLUMNS = ["name", "status", "region", "gpu", "price", "used", "idle", "autostop", "actions"];
+const LABELS = ["Name", "Status", "Region", "GPU", "$/h", "Last used", "Idle for", "Auto-stop", "Actions"];
+const ACTIONS = [["start", "Start"], ["stop", "Stop"], ["pin", "Pin 1h"], ["unpin", "Unpin"]];
+
+function makeRow(id) {
+  const row = document.createElement("tr");
+  row.dataset.id = id;
+  COLUMNS.forEach((column, index) => {
+    const cell = document.createElement(column === "name" ? "th" : "td");
+    if (column === "name") cell.scope = "row";
+    cell.className = `col-${column}`;
+    cell.dataset.label = LABELS[index];
+    row.appendChild(cell);
+  });
+  const select = document.createElement("button");
+  select.type = "button";
+  select.className = "name-button";
+  select.dataset.action = "select";
+  select.dataset.id = id;
+  const name = document.createElement("span");
+  name.className = "name";
+  const small = document.createElement("span");
+  small.className = "instance-id";
+  small.textContent = id;
+  select.append(name, small);
+  row.querySelector(".col-name").appendChild(select);
+  const actions = row.querySelector(".col-actions");
+  for (const [action, label] of ACTIONS) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = `row-action action-${action}`;
+    button.dataset.action = action;
+    button.dataset.id = id;
+    button.textContent = label;
+    actions.appendChild(button);
+  }
+  return row;
+}
+
+function fillRow(row, instance, selectedId) {
+  const cell = (column) => row.querySelector(`.col-${column}`);
+  const name = instance.name || instance.id;
+  setText(row.querySelector(".name"), name);
+  const select = row.querySelector(".name-button");
+  const selected = selectedId === instance.id;
+  select.setAttribute("aria-pressed", String(selected));
+  select.setAttribute("aria-label", `${name}: show recent events`);
+  row.classList.toggle("selected", selected);
+
+  const status = cell("status");
+  const current = status.firstElementChild;
+  if (!current || current.dataset.status !== instance.status) status.replaceChildren(badge(instance.status));
+  setText(cell("region"), instance.region || "–");
+  const gpu = instance.gpu || instance.productId || "–";
+  setText(cell("gpu"), instance.gpuCount > 1 ? `${instance.gpuCount} × ${gpu}` : gpu);
+  setText(cell("price"), money(instance.pricePerHour));
+  const autostop = instance.autoStop || {};
+  setText(cell("used"), ago(autostop.lastUsedAt || instance.lastUsedAt));
+  const idle = instance.idleSeconds ?? autostop.idleSeconds;
+  setText(cell("idle"), idle === null || idle === undefined ? "–" : formatDuration(idle));
+  setText(cell("autostop"), autostop.label || "–");
+  cell("autostop").classList.toggle("pinned", (autostop.label || "").startsWith("pinned"));
+
+  const pinned = Boolean(instance.pinnedUntil && Date.parse(instance.pinnedUntil) > Date.now());
+  const busy = row.classList.contains("busy");
+  const enabled = {
+    start: STARTABLE.has(instance.status),
+    stop: STOPPABLE.has(instance.status),
+    pin: instance.status === "running",
+    unpin: pinned,
+  };
+  for (const [action, label] of ACTIONS) {
+    const button = row.querySelector(`.action-${action}`);
+    button.disabled = busy || !enabled[action];
+    button.setAttribute("aria-label", `${label} ${name}`);
+  }
+}
+
+
+// Rows are kept per instance id and updated in place: a refresh keeps focus, scroll and selection.
+export function renderInstanceRows(body, instances, selectedId) {
+  const existing = new Map([...body.children].map((row) => [row.dataset.id, row]));
+  let cursor = body.firstElementChild;
+  for (const instance of instances) {
+    let row = existing.get(instance.id);
+    existing.delete(instance.id);
+    if (!row) row = makeRow(instance.id);
+    fillRow(row, instance, selectedId);
+    if (row === cursor) cursor = cursor.nextElementSibling;
+    else body.insertBefore(row, cursor);
+  }
+  for (const gone of existing.values()) gone.remove();
+}
+
+// Marks a row busy while an action on it runs: its buttons wait (the next render re-enables them).
+export function setRowBusy(body, id, busy) {
+  const row = [...body.children].find((candidate) => candidate.dataset.id === id);
+  if (!row) return;
+  row.classList.toggle("busy", busy);
+  if (busy) row.querySelectorAll(".row-action").forEach((button) => { button.disabled = true; });
+}
+
+const REPORT_LABELS = ["Name", "Status", "Verdict", "Why", "Idle for", "$/h"];
+
+// One entry of an auto-stop report: who, and why it would (or would not) be stopped.
+export function reportRow(entry) {
+  const row = document.createElement("tr");
+  row.className = `verdict-${entry.verdict}`;
+  const cells = [
+    entry.name,
+    badge(entry.status),
+    entry.verdict === "stop" ? "would stop" : entry.verdict,
+    entry.reason,
+    entry.idleSeconds === null || entry.idleSeconds === undefined ? "–" : formatDuration(entry.idleSeconds),
+    money(entry.pricePerHour),
+  ];
+  cells.forEach((value, index) => {
+    const cell = document.createElement(index === 0 ? "th" : "td");
+    if (index === 0) cell.scope = "row";
+    cell.dataset.label = REPORT_LABELS[index];
+    cell.append(value);
+    row.appendChild(cell);
+  });
+  return row;
+}
+
+export function eventItem(event) {
+  const item = document.createElement("li");
+  const time = document.createElement("time");
+  time.dateTime = event.occurredAt;
+  time.textContent = `${new Date(event.occurredAt).toLocaleString()} (${ago(event.occurredAt)})`;
+  const type = document.createElement("strong");
+  type.textContent = event.type;
+  const detail = document.createElement("span");
+  detail.className = "event-detail";
+  // The name and id are the panel's heading already; empty fields say nothing.
+  const fields = Object.entries(event.data || {})
+    .filter(([key, value]) => key !== "name" && key !== "instanceId" && value !== null && value !== "")
+    .map(([key, value]) => `${key}: ${typeof value === "object" ? JSON.stringify(value) : value}`);
+  detail.textContent = ` by ${event.actor || "?"}${fields.length ? ` · ${fields.join(", ")}` : ""}`;
+  item.append(time, " ", type, detail);
+  return item;
+}
