@@ -6,13 +6,13 @@ function __novictl_candidates
     set -l cmd_path ""
     for word in $tokens
         switch "$cmd_path/$word"
-            case /autostop /completion /config /create /daemon /delete /demo /emulator /list /products /restart /show /start /stop /stop-all /sync /touch /ls /rm /autostop/check /autostop/pin /autostop/run /autostop/set /autostop/stats /autostop/unpin /completion/names /completion/script /completion/write /config/init /config/path /config/show /daemon/check /daemon/systemd-unit
+            case /autostop /completion /config /create /daemon /delete /demo /emulator /events /list /products /restart /show /start /stop /stop-all /sync /touch /webhooks /ls /rm /autostop/check /autostop/pin /autostop/run /autostop/set /autostop/stats /autostop/unpin /completion/names /completion/script /completion/write /config/init /config/path /config/show /daemon/check /daemon/systemd-unit /webhooks/status /webhooks/test
                 set cmd_path "$cmd_path/$word"
         end
     end
     switch "$cmd_path"
         case ''
-            printf '%s\n' autostop completion config create daemon delete demo emulator list products restart show start stop stop-all sync touch --config --debug --help --json --no-color --verbose --version
+            printf '%s\n' autostop completion config create daemon delete demo emulator events list products restart show start stop stop-all sync touch webhooks --config --debug --help --json --no-color --verbose --version
         case '/autostop'
             printf '%s\n' check pin run set stats unpin --help
         case '/autostop/check'
@@ -61,6 +61,8 @@ function __novictl_candidates
             printf '%s\n' --help --step-delay
         case '/emulator'
             printf '%s\n' --api-key --drop-rate --fault-rate --help --host --instances --latency --port --rate-429 --seed --slow-for --slow-rate --step-delay
+        case '/events'
+            printf '%s\n' --follow --help --instance --json --limit --since --type
         case '/list'
             printf '%s\n' --all --help --json --name --quiet --refresh --status
         case '/ls'
@@ -89,6 +91,12 @@ function __novictl_candidates
         case '/touch'
             printf '%s\n' --at --help --json --source
             novictl completion names 2>/dev/null
+        case '/webhooks'
+            printf '%s\n' status test --help
+        case '/webhooks/status'
+            printf '%s\n' --help --json
+        case '/webhooks/test'
+            printf '%s\n' --help --json --url
     end
 end
 complete -c novictl -f -a '(__novictl_candidates)'

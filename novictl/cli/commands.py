@@ -18,6 +18,7 @@ GROUPS: list[tuple[str, str]] = [
     ("novictl.cli.autostop_cmd", "autostop"),
     ("novictl.cli.daemon_cmd", "daemon"),
     ("novictl.cli.config_cmd", "config"),
+    ("novictl.cli.webhooks_cmd", "webhooks"),
 ]
 
 # Modules that add top-level verbs through ``register(root)``.
@@ -28,6 +29,7 @@ VERBS: list[str] = [
     "novictl.cli.emulator_cmd",
     "novictl.cli.demo_cmd",
     "novictl.cli.sync_cmd",
+    "novictl.cli.events_cmd",
 ]
 
 

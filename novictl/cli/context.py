@@ -71,6 +71,10 @@ class App:
             store = await open_store(self.settings.store)
             try:
                 yield store
+                # The command went through: send the webhooks it queued if no daemon will.
+                from novictl.cli.webhooks_cmd import deliver_unless_daemon
+
+                await deliver_unless_daemon(store, self.settings)
             finally:
                 await store.close()
 

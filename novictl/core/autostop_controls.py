@@ -11,11 +11,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from novictl.config.models import AutoStopSettings
+from novictl.core import events
 from novictl.core.autostop_runner import COUNTERS, LAST_RUN_META, OPEN_STOP_KEY, settle_saving
 from novictl.core.clock import Clock, SystemClock
 from novictl.errors import NotFoundError, UsageError
 from novictl.store.base import StateStore
-from novictl.store.records import Event, InstanceRecord
+from novictl.store.records import InstanceRecord
 
 __all__ = [
     "POLICY_EVENT",
@@ -26,8 +27,8 @@ __all__ = [
     "unpin_instance",
 ]
 
-POLICY_EVENT = "instance.autostop_policy_changed"
-"""The audit event every control writes."""
+POLICY_EVENT = events.POLICY_CHANGED
+"""The audit event of a threshold change (pins write ``instance.pinned`` / ``instance.unpinned``)."""
 
 
 async def set_autostop_policy(
@@ -61,14 +62,16 @@ async def pin_instance(
         raise UsageError("a pin end needs a timezone (e.g. 2024-06-01T18:00:00Z)")
     if until <= now:
         raise UsageError(f"the pin would end in the past ({until.isoformat()})")
-    return await _change(store, instance_id, {"pinned_until": until, "pinned_at": now}, clock)
+    changes = {"pinned_until": until, "pinned_at": now}
+    return await _change(store, instance_id, changes, clock, kind=events.PINNED)
 
 
 async def unpin_instance(
     store: StateStore, instance_id: str, *, clock: Clock | None = None
 ) -> InstanceRecord:
     """End a pin now; the instance gets a full idle period from this moment."""
-    return await _change(store, instance_id, {"pinned_until": None, "pinned_at": None}, clock)
+    changes = {"pinned_until": None, "pinned_at": None}
+    return await _change(store, instance_id, changes, clock, kind=events.UNPINNED)
 
 
 def policy_dict(record: InstanceRecord) -> dict[str, Any]:
@@ -145,7 +148,12 @@ def _saved_so_far(record: InstanceRecord, now: datetime) -> float:
 
 
 async def _change(
-    store: StateStore, instance_id: str, changes: dict[str, Any], clock: Clock | None
+    store: StateStore,
+    instance_id: str,
+    changes: dict[str, Any],
+    clock: Clock | None,
+    *,
+    kind: str = POLICY_EVENT,
 ) -> InstanceRecord:
     now = (clock or SystemClock()).now()
     # Re-read right before writing: the narrowest window for losing someone else's change.
@@ -154,8 +162,6 @@ async def _change(
         raise NotFoundError(f"no instance {instance_id} in the store", hint="run `novictl sync` first")
     updated = record.model_copy(update={**changes, "policy_changed_at": now})
     await store.put(updated)
-    event = Event(
-        type=POLICY_EVENT, occurred_at=now, instance_id=record.id, actor="user", data=policy_dict(updated)
-    )
-    await store.append_events([event])
+    event = events.instance_event(kind, updated, actor="user", now=now, **policy_dict(updated))
+    await events.record_events(store, [event])
     return updated

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from novictl.core import events as audit
 from novictl.core import instances
 from novictl.core.autostop_policy import (
     AutoStopEntry,
@@ -183,7 +184,7 @@ async def apply_autostop(
     counters[COUNTERS["stops"]] = len(stopped)
     counters[COUNTERS["max_runtime_stops"]] = sum(1 for e in stopped if e.trigger == "max-runtime")
     counters[COUNTERS["skips"]] = sum(1 for e in candidates.values() if e.verdict == "skip")
-    counters[COUNTERS["warnings"]] = sum(1 for e in events if e.type == "instance.autostop_pending")
+    counters[COUNTERS["warnings"]] = sum(1 for e in events if e.type == audit.AUTOSTOP_PENDING)
     report.duration_seconds = time.perf_counter() - plan.started
     await _account(store, report, changed.values(), events, counters)
     log.info("%s", report.summary_line())
@@ -237,16 +238,15 @@ async def _stop_if_still_idle(
     except NovictlError as error:
         _skip(entry, f"stop failed: {error.message}")
         errors.append(f"{record.name} ({record.id}): stop failed: {error.message}")
-        events.append(
-            _event("instance.stop_failed", record, now, {"error": error.to_dict(), **_figures(second)})
-        )
+        data = {"stoppedBy": trigger, "error": error.to_dict(), **_figures(second)}
+        events.append(_event(audit.STOP_FAILED, record, now, data))
         return
     if outcome.already:
         _skip(entry, f"already {outcome.status}")
         return
     entry.verdict = "stopped"
     stop_mark = {"at": now.isoformat(), "pricePerHour": record.price_per_hour}
-    changed[record.id] = record.model_copy(
+    changed[record.id] = stopped = record.model_copy(
         update={
             "status": outcome.status,
             "last_stopped_at": now,
@@ -255,7 +255,7 @@ async def _stop_if_still_idle(
             "extra": {**record.extra, OPEN_STOP_KEY: stop_mark},
         }
     )
-    events.append(_event("instance.auto_stopped", record, now, {"stoppedBy": trigger, **_figures(second)}))
+    events.append(_event(audit.AUTO_STOPPED, stopped, now, {"stoppedBy": trigger, **_figures(second)}))
 
 
 def _warn(
@@ -277,8 +277,12 @@ def _warn(
         if not entry.warn:
             continue
         changed[instance_id] = record.model_copy(update={"warned_at": now})
-        data = {**_figures(entry), "stopAt": entry.stop_at.isoformat() if entry.stop_at else None}
-        events.append(_event("instance.autostop_pending", record, now, data))
+        data = {
+            **_figures(entry),
+            "stopAt": entry.stop_at.isoformat() if entry.stop_at else None,
+            "keep": audit.keep_alive_hints(record.id),
+        }
+        events.append(_event(audit.AUTOSTOP_PENDING, record, now, data))
 
 
 def _settle(
@@ -338,8 +342,7 @@ async def _account(
     try:
         if to_write:
             await store.put_many(to_write)
-        if events:
-            await store.append_events(list(events))
+        await audit.record_events(store, events)
     except StoreError as error:
         report.errors.append(f"could not record the stops and warnings: {error.message}")
     counters[COUNTERS["errors"]] = len(report.errors)
@@ -387,10 +390,4 @@ def _figures(entry: AutoStopEntry) -> dict[str, Any]:
 
 
 def _event(kind: str, record: InstanceRecord, now: datetime, data: dict[str, Any]) -> Event:
-    return Event(
-        type=kind,
-        occurred_at=now,
-        instance_id=record.id,
-        actor="autostop",
-        data={"name": record.name, **data},
-    )
+    return audit.instance_event(kind, record, actor="autostop", now=now, **data)

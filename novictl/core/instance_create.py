@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
+from novictl.core import events
 from novictl.core.clock import Clock, SystemClock
 from novictl.core.products import pick_cheapest
 from novictl.core.records import TERMINATED, hourly_price
 from novictl.errors import ConflictError, NotFoundError, UsageError
 from novictl.novita.models import CreateInstanceRequest, EnvVar, InstanceStatus
-from novictl.store.records import Event, InstanceRecord
+from novictl.store.records import InstanceRecord
 
 if TYPE_CHECKING:
     from novictl.novita.client import NovitaClient
@@ -133,15 +134,11 @@ async def create(
         webhook_url=spec.webhook_url,
     )
     await store.put(record)
-    data = {"name": spec.name, "productId": product.id, "region": cluster, "gpus": spec.gpus,
-            "pricePerHour": record.price_per_hour, "imageUrl": request.image_url}  # fmt: skip
-    await store.append_events(
-        [
-            Event(
-                type="instance.created", occurred_at=now, instance_id=instance_id, actor=spec.actor, data=data
-            )
-        ]
-    )
+    created = events.instance_event(
+        events.CREATED, record, actor=spec.actor, now=now, productId=product.id, region=cluster,
+        gpus=spec.gpus, pricePerHour=record.price_per_hour, imageUrl=request.image_url,
+    )  # fmt: skip
+    await events.record_events(store, [created])
     return record
 
 

@@ -14,11 +14,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from novictl.core import events as audit
 from novictl.core.clock import Clock, SystemClock
 from novictl.core.records import TERMINATED, record_from_instance
 from novictl.errors import AmbiguousName, LockHeld, NotFoundError, NovitaError, NovitaNotFound
 from novictl.novita.models import InstanceStatus
-from novictl.store.records import Event, InstanceRecord
+from novictl.store.records import InstanceRecord
 
 if TYPE_CHECKING:
     from novictl.novita.client import NovitaClient
@@ -119,15 +120,13 @@ async def _upsert(
     records = [
         record_from_instance(i, existing.get(i.id), prices.get(i.product_id or ""), now) for i in instances
     ]
-    events = [
-        Event(type="instance.discovered", occurred_at=now, instance_id=r.id, actor="novictl",
-              data={"name": r.name, "status": r.status})
+    discovered = [
+        audit.instance_event(audit.DISCOVERED, r, actor="novictl", now=now, status=r.status)
         for r in records
         if r.id not in existing
-    ]  # fmt: skip
+    ]
     await store.put_many(records)
-    if events:
-        await store.append_events(events)
+    await audit.record_events(store, discovered)
     return records
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from novictl.core import events
 from novictl.core.clock import Clock, SystemClock
 from novictl.core.instance_create import CreateSpec, create, parse_env, parse_port
 from novictl.core.instance_lookup import (
@@ -35,9 +36,10 @@ from novictl.errors import (
     NovictlError,
     NovitaNotFound,
     NovitaStateConflict,
+    StoreError,
 )
 from novictl.novita.models import InstanceStatus
-from novictl.store.records import Event, InstanceRecord
+from novictl.store.records import InstanceRecord
 
 if TYPE_CHECKING:
     from novictl.novita.client import NovitaClient
@@ -146,23 +148,25 @@ async def _act(
     return LifecycleOutcome(record.id, record.name, action, True, status=_ACCEPTED_STATUS[action])
 
 
-def _event(kind: str, record: InstanceRecord, now: datetime, actor: str, **data: Any) -> Event:
-    return Event(
-        type=kind,
-        occurred_at=now,
-        instance_id=record.id,
-        actor=actor,
-        data={"name": record.name, "from": record.status, **data},
-    )
+@dataclass(frozen=True)
+class _EventSpec:
+    """The event an action writes; made from the record as it is after the action."""
+
+    kind: str
+    actor: str
+    now: datetime
+    data: dict[str, Any]
 
 
 async def _save(
-    store: StateStore, record: InstanceRecord, changes: dict[str, Any], event: Event | None
+    store: StateStore, record: InstanceRecord, changes: dict[str, Any], event: _EventSpec | None
 ) -> InstanceRecord:
     updated = record.model_copy(update=changes)
     await store.put(updated)
     if event is not None:
-        await store.append_events([event])
+        data = {"from": record.status, **event.data}
+        made = events.instance_event(event.kind, updated, actor=event.actor, now=event.now, **data)
+        await events.record_events(store, [made])
     return updated
 
 
@@ -178,7 +182,7 @@ async def start(
     if outcome.already:
         await _save(store, record, {"status": outcome.status}, None)
         return outcome
-    event = _event("instance.status_changed", record, now, "user", to=outcome.status, action="start")
+    event = _EventSpec(events.STATUS_CHANGED, "user", now, {"to": outcome.status, "action": "start"})
     changes = {"status": outcome.status, "last_started_at": now, "stopped_by": None, "warned_at": None}
     await _save(store, record, changes, event)
     return outcome
@@ -201,7 +205,7 @@ async def stop(
     if outcome.already:
         await _save(store, record, {"status": outcome.status}, None)
         return outcome
-    event = _event("instance.stopped", record, now, stopped_by, stoppedBy=stopped_by)
+    event = _EventSpec(events.STOPPED, stopped_by, now, {"stoppedBy": stopped_by})
     changes = {"status": outcome.status, "last_stopped_at": now, "stopped_by": stopped_by}
     await _save(store, record, changes, event)
     return outcome
@@ -213,11 +217,11 @@ async def restart(
     """Restart a running instance (a restart already under way counts as done)."""
     now = (clock or SystemClock()).now()
     outcome = await _act(client, record, "restart", client.restart_instance)
-    event = None
+    event: _EventSpec | None = None
     changes: dict[str, Any] = {"status": outcome.status}
     if not outcome.already:
         changes["last_started_at"] = now
-        event = _event("instance.status_changed", record, now, "user", to=outcome.status, action="restart")
+        event = _EventSpec(events.STATUS_CHANGED, "user", now, {"to": outcome.status, "action": "restart"})
     await _save(store, record, changes, event)
     return outcome
 
@@ -231,9 +235,9 @@ async def delete(
     changes: dict[str, Any] = {"status": outcome.status}
     if outcome.status == TERMINATED:
         changes["terminated_at"] = record.terminated_at or now
-    event = None
+    event: _EventSpec | None = None
     if not outcome.already:
-        event = _event("instance.deleted", record, now, "user")
+        event = _EventSpec(events.DELETED, "user", now, {})
     await _save(store, record, changes, event)
     return outcome
 
@@ -264,6 +268,7 @@ async def stop_many(
             try:
                 return await stop(client, store, record, stopped_by=stopped_by, clock=clock)
             except NovictlError as error:
+                await _record_stop_failed(store, record, stopped_by, error, clock)
                 return LifecycleOutcome(
                     record.id, record.name, "stop", False, status=record.status, error=error
                 )
@@ -275,6 +280,20 @@ async def stop_many(
                 )
 
     return list(await asyncio.gather(*(one(record) for record in records)))
+
+
+async def _record_stop_failed(
+    store: StateStore, record: InstanceRecord, stopped_by: str, error: NovictlError, clock: Clock | None
+) -> None:
+    """An ``instance.stop_failed`` event; a store that cannot take it costs the event, not the others."""
+    now = (clock or SystemClock()).now()
+    event = events.instance_event(
+        events.STOP_FAILED, record, actor=stopped_by, now=now, stoppedBy=stopped_by, error=error.to_dict()
+    )
+    try:
+        await events.record_events(store, [event])
+    except StoreError as store_error:
+        log.warning("could not record that stopping %s failed: %s", record.id, store_error.message)
 
 
 async def wait_and_record(
@@ -308,6 +327,10 @@ async def wait_and_record(
         await mark_gone(store, record, clock=clock)
         return record.model_copy(update={"status": TERMINATED})
     latest = await store.get(record.id) or record
-    updated = record_from_instance(instance, latest, None, clock.now())
+    now = clock.now()
+    updated = record_from_instance(instance, latest, None, now)
     await store.put(updated)
+    if updated.status == InstanceStatus.RUNNING and latest.status != InstanceStatus.RUNNING:
+        ready = events.instance_event(events.READY, updated, actor="user", now=now, **{"from": latest.status})
+        await events.record_events(store, [ready])
     return updated

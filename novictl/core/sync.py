@@ -17,14 +17,14 @@ import asyncio
 import json
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
+from novictl.core import events as audit
 from novictl.core.clock import Clock, SystemClock
-from novictl.core.records import NOVITA_FIELDS, TERMINATED, record_from_instance, tracked_fields
+from novictl.core.records import NOVITA_FIELDS, RUNNING, TERMINATED, record_from_instance, tracked_fields
 from novictl.errors import LockHeld, NovitaError, NovitaNotFound
 from novictl.store.records import Event, InstanceRecord
 
@@ -203,8 +203,7 @@ async def _sync(
             await store.put_many(writes, fields=NOVITA_FIELDS)
         if removals:
             await store.delete_many(removals)
-        if events:
-            await store.append_events(events)
+        await audit.record_events(store, events)
         result.duration_seconds = time.perf_counter() - started
         await store.incr_counters({"sync.runs": 1})
         await store.set_meta("last_sync", json.dumps({**result.to_dict(), "changes": []}))
@@ -240,7 +239,7 @@ def _apply_live(
         result.adopted += 1
         writes.append(fresh)
         result.changes.append(SyncChange(fresh.id, fresh.name, "adopted", fresh.status))
-        events.append(_event("instance.discovered", fresh, now, {"status": fresh.status}))
+        events.append(_event(audit.DISCOVERED, fresh, now, {"status": fresh.status}))
         return
     if tracked_fields(fresh) == tracked_fields(record):
         result.unchanged += 1
@@ -250,9 +249,9 @@ def _apply_live(
     detail = "fields changed"
     if fresh.status != record.status:
         detail = f"{record.status} -> {fresh.status}"
-        events.append(
-            _event("instance.status_changed", fresh, now, {"from": record.status, "to": fresh.status})
-        )
+        events.append(_event(audit.STATUS_CHANGED, fresh, now, {"from": record.status, "to": fresh.status}))
+        if fresh.status == RUNNING:
+            events.append(_event(audit.READY, fresh, now, {"from": record.status}))
     result.changes.append(SyncChange(fresh.id, fresh.name, "updated", detail))
 
 
@@ -289,7 +288,9 @@ async def _confirm_missing(
                 result.terminated += 1
                 writes.append(record.model_copy(update={"status": TERMINATED, "terminated_at": now}))
                 result.changes.append(SyncChange(record.id, record.name, "terminated", "gone from Novita"))
-            events.append(_event("instance.terminated", record, now, {"removed": options.remove_obsolete}))
+            gone = record.model_copy(update={"status": TERMINATED, "terminated_at": now})
+            data = {"from": record.status, "removed": options.remove_obsolete}
+            events.append(_event(audit.TERMINATED, gone, now, data))
         else:
             result.kept_unconfirmed += 1
             reason = error.message if error else "unknown"
@@ -297,11 +298,4 @@ async def _confirm_missing(
 
 
 def _event(kind: str, record: InstanceRecord, now: datetime, data: dict[str, Any]) -> Event:
-    return Event(
-        id=uuid.uuid4().hex,
-        type=kind,
-        occurred_at=now,
-        instance_id=record.id,
-        actor="sync",
-        data={"name": record.name, **data},
-    )
+    return audit.instance_event(kind, record, actor="sync", now=now, **data)

@@ -15,9 +15,10 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
+from novictl.core import events
 from novictl.core.records import record_from_instance
 from novictl.errors import AmbiguousName, NotFoundError, NovitaNotFound
-from novictl.store.records import Event, InstanceRecord
+from novictl.store.records import InstanceRecord
 
 if TYPE_CHECKING:
     from novictl.core.clock import Clock
@@ -150,14 +151,10 @@ class InstanceIndex:
         record = record_from_instance(instance, existing, None, now)
         if existing is None:
             await self._store.put(record)
-            event = Event(
-                type="instance.discovered",
-                occurred_at=now,
-                instance_id=record.id,
-                actor="daemon",
-                data={"name": record.name, "status": record.status, "via": "ping"},
+            event = events.instance_event(
+                events.DISCOVERED, record, actor="daemon", now=now, status=record.status, via="ping"
             )
-            await self._store.append_events([event])
+            await events.record_events(self._store, [event])
             log.info("adopted %s (%s), pinged before any sync had seen it", record.id, record.name)
         self.add(record)
         return record

@@ -1,4 +1,5 @@
-"""The daemon's periodic jobs: auto-stop check, sync, purge of old terminated records, heartbeat.
+"""The daemon's periodic jobs: auto-stop check, sync, purge of old terminated records, heartbeat, and
+webhook delivery (unlocked: the outbox leases what it hands out, so daemons never send the same one twice).
 
 Every job but the heartbeat takes a store lock first (``daemon-job:<name>``, TTL a little under its
 interval) and keeps it after finishing, so among several daemons sharing one Redis exactly one acts per
@@ -17,6 +18,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from novictl import __version__
+from novictl.core.webhooks import WebhookSender
 from novictl.daemon.heartbeat import Heartbeat, write_heartbeat
 from novictl.daemon.operations import run_scheduled_autostop, run_sync
 from novictl.errors import LockHeld, NovictlError, StoreError
@@ -30,7 +32,7 @@ __all__ = ["JOB_LOCK_PREFIX", "JobName", "JobOutcome", "JobRunner", "JobSchedule
 log = logging.getLogger(__name__)
 
 JOB_LOCK_PREFIX = "daemon-job:"
-JobName = Literal["sync", "autostop", "purge", "heartbeat"]
+JobName = Literal["sync", "autostop", "purge", "heartbeat", "webhooks"]
 JobOutcome = Literal["ran", "skipped", "failed"]
 _LOCK_SHARE = 0.9
 """A job's lock lives this share of its interval: gone before the holder's next tick, held through others'."""
@@ -47,6 +49,8 @@ class JobSchedule:
     flush_seconds: float = 1.0
     index_refresh_seconds: float = 10.0
     shutdown_grace_seconds: float = 20.0
+    webhook_seconds: float = 2.0
+    """How often the outbox is polled for due webhook deliveries."""
 
     @classmethod
     def from_settings(cls, settings: Settings, **changes: Any) -> JobSchedule:
@@ -72,6 +76,9 @@ class JobRunner:
         self._active = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        self.webhooks_sender = WebhookSender(ctx.store, ctx.settings.webhook, clock=ctx.clock)
+        ctx.metrics.watch_webhooks(self.webhooks_sender.outcome_counts)
+        self._webhook_pass: asyncio.Future[JobOutcome] | None = None
 
     async def sync(self) -> JobOutcome:
         seconds = self.schedule.sync_seconds or self.schedule.autostop_seconds
@@ -82,6 +89,18 @@ class JobRunner:
 
     async def purge(self) -> JobOutcome:
         return await self._locked("purge", self.schedule.purge_seconds, self._purge)
+
+    async def webhooks(self) -> JobOutcome:
+        """Send the due webhook deliveries (each attempt bounded by ``webhook.timeout_seconds``)."""
+        return await self._tracked("webhooks", self._deliver_webhooks)
+
+    async def webhooks_tick(self) -> JobOutcome:
+        """The scheduled form of :meth:`webhooks`: starts a pass in the background unless one still waits
+        on a slow receiver, and returns at once (ticks never pile up behind a receiver)."""
+        if self._webhook_pass is not None and not self._webhook_pass.done():
+            return "skipped"
+        self._webhook_pass = asyncio.ensure_future(self.webhooks())
+        return "ran"
 
     async def heartbeat(self) -> JobOutcome:
         """Per daemon, so no lock. A failure marks the store unhealthy so pings are refused, not lost."""
@@ -132,6 +151,14 @@ class JobRunner:
         if old:
             removed = await ctx.store.delete_many(old)
             log.info("purged %d terminated record(s) older than the retention", removed)
+
+    async def _deliver_webhooks(self) -> None:
+        report = await self.webhooks_sender.deliver_due()
+        if report.attempted:
+            log.info(
+                "webhooks: %d delivered, %d to retry, %d failed",
+                report.delivered, report.retrying, report.failed,
+            )  # fmt: skip
 
     async def _beat(self) -> None:
         beat = Heartbeat(self.ctx.daemon_id, self.ctx.clock.now(), self.address, __version__)

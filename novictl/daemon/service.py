@@ -80,7 +80,9 @@ class Daemon:
         """Every job once (heartbeat, sync, auto-stop, purge), then flush and close."""
         async with self._opened() as ctx:
             runner = JobRunner(ctx, self.schedule, address=self.url)
-            return await runner.run_all_once()
+            outcomes = await runner.run_all_once()
+            await runner.webhooks()  # what this run queued goes out now (what fails stays queued)
+            return outcomes
 
     async def serve(self, *, on_ready: Callable[[str], None] | None = None) -> None:
         """Serve until asked to stop; ``on_ready(url)`` is called once requests are accepted."""

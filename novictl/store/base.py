@@ -10,6 +10,8 @@ Semantics shared by both backends (one contract test suite holds them to it):
 - Locks have a TTL and an owner token; only the token's holder can release or extend them, and a crashed
   holder blocks nobody past the TTL.
 - The event log is append-only and capped by count and by age; the oldest events go first.
+- The webhook outbox (see :mod:`novictl.store.outbox`) is filled in the same write as the events it
+  carries; claiming due deliveries is atomic; finished deliveries are capped like events.
 - Any backend failure surfaces as :class:`novictl.errors.StoreError`, never as a driver exception.
 """
 
@@ -23,6 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from novictl.store.outbox import Delivery, DeliveryState
 from novictl.store.records import Event, InstanceRecord
 
 __all__ = ["REPAIRS_COUNTER", "StateStore", "StoreOptions", "StoreSettings", "default_sqlite_path"]
@@ -161,8 +164,31 @@ class StateStore(Protocol):
         e.g. "sync already running") if it is taken; releases it on exit."""
         ...
 
-    async def append_events(self, events: Sequence[Event]) -> None:
-        """Append to the event log, then drop the oldest beyond the count cap and everything too old."""
+    async def append_events(self, events: Sequence[Event], *, deliveries: Sequence[Delivery] = ()) -> None:
+        """Append to the event log, then drop the oldest beyond the count cap and everything too old.
+        ``deliveries`` enter the webhook outbox in the same atomic write (one round trip)."""
+        ...
+
+    async def claim_deliveries(
+        self, *, now: datetime, lease_seconds: float, limit: int = 50
+    ) -> list[Delivery]:
+        """Pending deliveries due at ``now`` (oldest due first), atomically leased: their next attempt moves
+        ``lease_seconds`` ahead, so no other deliverer takes them meanwhile. One round trip."""
+        ...
+
+    async def save_deliveries(self, deliveries: Sequence[Delivery]) -> None:
+        """Write back claimed deliveries (state, attempts, next attempt), then prune finished ones beyond
+        the event caps (count and age). One round trip."""
+        ...
+
+    async def list_deliveries(
+        self, *, states: Sequence[DeliveryState] | None = None, limit: int = 50
+    ) -> list[Delivery]:
+        """Deliveries in ``states`` (all when ``None``), newest first."""
+        ...
+
+    async def delivery_counts(self) -> dict[str, int]:
+        """How many deliveries the outbox holds in each state (every state present, maybe 0)."""
         ...
 
     async def list_events(

@@ -101,3 +101,9 @@ class Event(BaseModel):
     instance_id: str | None = None
     actor: str | None = None
     data: dict[str, Any] = Field(default_factory=dict)
+    instance: dict[str, Any] | None = None
+    """A snapshot of the instance when it happened (camelCase, never a webhook URL): the webhook body's
+    ``instance``."""
+    webhook_url: str | None = Field(default=None, exclude=True, repr=False)
+    """The instance's own webhook destination, carried to the outbox with the event; never stored in the
+    log nor shown (the URL is a secret in itself)."""

@@ -21,9 +21,10 @@ from redis.exceptions import AuthenticationError, NoScriptError, RedisError, Wat
 from novictl.core.clock import Clock
 from novictl.errors import StoreError
 from novictl.redact import mask_url
-from novictl.store import redis_scripts
+from novictl.store import redis_outbox, redis_scripts
 from novictl.store.base import REPAIRS_COUNTER
 from novictl.store.common import StoreBase, UsedAt, encode_record, merge_document, to_epoch_us
+from novictl.store.outbox import Delivery, DeliveryState
 from novictl.store.records import Event, InstanceRecord
 
 __all__ = ["SCHEMA_VERSION", "RedisStore", "redact_url"]
@@ -43,6 +44,8 @@ _SCRIPTS = {
     "rewrite": redis_scripts.REWRITE_RECORDS,
     "release": redis_scripts.RELEASE_LOCK,
     "extend": redis_scripts.EXTEND_LOCK,
+    "claim": redis_outbox.CLAIM_DUE,
+    "save_deliveries": redis_outbox.SAVE_DELIVERIES,
 }
 _SHAS = {name: hashlib.sha1(body.encode()).hexdigest() for name, body in _SCRIPTS.items()}  # noqa: S324
 
@@ -97,6 +100,7 @@ class RedisStore(StoreBase):
         self._events = key_prefix + "events"
         self._counters = key_prefix + "counters"
         self._meta = key_prefix + "meta"
+        self._outbox = redis_outbox.OutboxKeys(key_prefix)
 
     def __repr__(self) -> str:
         return f"RedisStore({self.url!r}, key_prefix={self.prefix!r})"
@@ -347,12 +351,16 @@ class RedisStore(StoreBase):
 
     # -- events --------------------------------------------------------------------------------------
 
-    async def append_events(self, events: Sequence[Event]) -> None:
-        if not events:
+    async def append_events(self, events: Sequence[Event], *, deliveries: Sequence[Delivery] = ()) -> None:
+        if not events and not deliveries:
             return
         async with self._guard("appending events"):
             pipe = self._client.pipeline(transaction=True)
-            pipe.zadd(self._events, {event.model_dump_json(): _score(event.occurred_at) for event in events})
+            if deliveries:
+                pipe.hset(self._outbox.outbox, mapping={d.id: d.model_dump_json() for d in deliveries})
+                pipe.zadd(self._outbox.due, {d.id: _score(d.next_attempt_at) for d in deliveries})
+            if events:
+                pipe.zadd(self._events, {e.model_dump_json(): _score(e.occurred_at) for e in events})
             pipe.zremrangebyscore(self._events, "-inf", f"({_score(self._events_cutoff())}")
             pipe.zremrangebyrank(self._events, 0, -(self.events_max + 1))
             await self._send(pipe)
@@ -397,6 +405,49 @@ class RedisStore(StoreBase):
         except ValueError:
             logger.error("skipping a corrupt stored event (%d bytes)", len(member))
             return None
+
+    # -- webhook outbox ------------------------------------------------------------------------------
+
+    async def claim_deliveries(
+        self, *, now: datetime, lease_seconds: float, limit: int = 50
+    ) -> list[Delivery]:
+        args = [_score(now), _score(now) + lease_seconds, max(0, limit)]
+        async with self._guard("claiming webhook deliveries"):
+            (documents,) = await self._scripts([("claim", [self._outbox.outbox, self._outbox.due], args)])
+        return redis_outbox.decode_deliveries(documents)
+
+    async def save_deliveries(self, deliveries: Sequence[Delivery]) -> None:
+        args: list[Any] = [_score(self._events_cutoff()), self.events_max]
+        for delivery in deliveries:
+            when = delivery.next_attempt_at if delivery.state == "pending" else delivery.finished_at
+            score = _score(when or self.clock.now())
+            args += [delivery.id, delivery.state, score, delivery.model_dump_json()]
+        async with self._guard("saving webhook deliveries"):
+            await self._scripts([("save_deliveries", self._outbox.save_keys(), args)])
+
+    async def list_deliveries(
+        self, *, states: Sequence[DeliveryState] | None = None, limit: int = 50
+    ) -> list[Delivery]:
+        sets = self._outbox.state_sets()
+        wanted = [sets[state] for state in (states or list(sets))]
+        async with self._guard("reading webhook deliveries"):
+            pipe = self._client.pipeline(transaction=True)
+            for key in wanted:
+                pipe.zrevrange(key, 0, max(0, limit) - 1)
+            ids = [i for part in await self._send(pipe) for i in part]
+            documents = await self._send(self._client.hmget(self._outbox.outbox, ids)) if ids else []
+        found = redis_outbox.decode_deliveries(documents)
+        found.sort(key=lambda d: (d.created_at, d.id), reverse=True)
+        return found[: max(0, limit)]
+
+    async def delivery_counts(self) -> dict[str, int]:
+        sets = self._outbox.state_sets()
+        async with self._guard("counting webhook deliveries"):
+            pipe = self._client.pipeline(transaction=True)
+            for key in sets.values():
+                pipe.zcard(key)
+            counts = await self._send(pipe)
+        return {state: int(count) for state, count in zip(sets, counts, strict=True)}
 
     # -- counters and meta ---------------------------------------------------------------------------
 

@@ -19,8 +19,10 @@ from typing import Any
 
 from novictl.core.clock import Clock
 from novictl.errors import StoreError
+from novictl.store import sqlite_outbox as outbox
 from novictl.store.base import REPAIRS_COUNTER
 from novictl.store.common import StoreBase, UsedAt, encode_record, merge_document, to_epoch_us
+from novictl.store.outbox import Delivery, DeliveryState
 from novictl.store.records import Event, InstanceRecord
 
 __all__ = ["BUSY_TIMEOUT_SECONDS", "SCHEMA_VERSION", "SqliteStore"]
@@ -56,6 +58,7 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE TABLE counters (name TEXT PRIMARY KEY, value REAL NOT NULL)",
         "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     ),
+    outbox.MIGRATION,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -320,7 +323,7 @@ class SqliteStore(StoreBase):
 
     # -- events --------------------------------------------------------------------------------------
 
-    async def append_events(self, events: Sequence[Event]) -> None:
+    async def append_events(self, events: Sequence[Event], *, deliveries: Sequence[Delivery] = ()) -> None:
         rows = [
             (event.id, event.type, to_epoch_us(event.occurred_at), event.instance_id, event.model_dump_json())
             for event in events
@@ -329,6 +332,7 @@ class SqliteStore(StoreBase):
             connection.executemany(
                 "INSERT INTO events (id, type, occurred_us, instance_id, data) VALUES (?, ?, ?, ?, ?)", rows
             )
+            outbox.insert_deliveries(connection, deliveries)
             connection.execute(
                 "DELETE FROM events WHERE occurred_us < ?", (to_epoch_us(self._events_cutoff()),)
             )
@@ -369,6 +373,30 @@ class SqliteStore(StoreBase):
             except ValueError:
                 logger.error("skipping corrupt stored event #%s", row["seq"])
         return events
+
+    # -- webhook outbox ------------------------------------------------------------------------------
+
+    async def claim_deliveries(
+        self, *, now: datetime, lease_seconds: float, limit: int = 50
+    ) -> list[Delivery]:
+        now_us = to_epoch_us(now)
+        with self._guard("claiming webhook deliveries"), self._transaction() as connection:
+            return outbox.claim_due(connection, now_us, now_us + int(lease_seconds * 1_000_000), limit)
+
+    async def save_deliveries(self, deliveries: Sequence[Delivery]) -> None:
+        with self._guard("saving webhook deliveries"), self._transaction() as connection:
+            outbox.update_deliveries(connection, deliveries)
+            outbox.prune_finished(connection, to_epoch_us(self._events_cutoff()), self.events_max)
+
+    async def list_deliveries(
+        self, *, states: Sequence[DeliveryState] | None = None, limit: int = 50
+    ) -> list[Delivery]:
+        with self._guard("reading webhook deliveries"):
+            return outbox.select_deliveries(self._conn(), states, limit)
+
+    async def delivery_counts(self) -> dict[str, int]:
+        with self._guard("counting webhook deliveries"):
+            return outbox.count_by_state(self._conn())
 
     # -- counters and meta ---------------------------------------------------------------------------
 

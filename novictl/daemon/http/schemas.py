@@ -125,11 +125,6 @@ def record_view(
 
 
 def event_view(event: Event) -> dict[str, Any]:
-    return {
-        "id": event.id,
-        "type": event.type,
-        "occurredAt": event.occurred_at.isoformat(),
-        "instanceId": event.instance_id,
-        "actor": event.actor,
-        "data": event.data,
-    }
+    from novictl.core.events import event_view as audit_view
+
+    return audit_view(event)
