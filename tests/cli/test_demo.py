@@ -35,12 +35,15 @@ def test_demo_walks_through_every_step_and_exits_0(tmp_path: Path) -> None:
         "3. Create an instance",
         "4. List",
         "5. Auto-stop keeps",
-        "6. Stop it",
+        "6. A job pings the daemon",
+        "7. Stop it",
     ):
         assert heading in out
     assert "adopted 3" in out
     assert "running: trainer" in out
     assert "used 3m ago" in out  # the pinged instance is kept …
     assert "auto-stop: 2 stopped, 2 kept" in out  # … the idle ones stopped, the new one in its grace
+    assert "PUT /api/instances/trainer/last-used → 200" in out
+    assert "the ping is in the store: trainer" in out
     assert "stopped: trainer" in out
     assert "demo finished" in out
