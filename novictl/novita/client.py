@@ -247,38 +247,63 @@ class NovitaClient:
         product_name: str | None = None,
         status: str | None = None,
         page_size: int | None = None,
+        read_ahead: int = 4,
     ) -> AsyncIterator[Instance]:
         """Every instance matching the filters, page by page, each id once.
 
         Starts at page 1 and stops once ``total`` instances have arrived — a short page ends paging only
         when the server sends no ``total`` (it may cap the page size below ours) — or when a page brings
-        nothing new (a server that ignores ``pageNum`` must not loop us forever).
+        nothing new (a server that ignores ``pageNum`` must not loop us forever). Once page 1 has told the
+        total, up to ``read_ahead`` further pages are fetched at once: parsing one page overlaps the wait
+        for the next, which roughly halves a 10,000-instance listing.
         """
         size = page_size or self.page_size
+
+        def fetch(number: int) -> asyncio.Task[InstancePage]:
+            return asyncio.ensure_future(
+                self.list_instances_page(
+                    page_num=number, page_size=size, name=name, product_name=product_name, status=status
+                )
+            )
+
         seen: set[str] = set()
         received = 0
         page_num = 1
-        while True:
-            page = await self.list_instances_page(
-                page_num=page_num, page_size=size, name=name, product_name=product_name, status=status
-            )
-            received += len(page.instances)
-            fresh = 0
-            for instance in page.instances:
-                # Instances created or deleted while paging shift the pages; never yield one twice.
-                if instance.id not in seen:
-                    seen.add(instance.id)
-                    fresh += 1
-                    yield instance
-            if page.total is not None:
-                if received >= page.total or not page.instances:
+        ahead: dict[int, asyncio.Task[InstancePage]] = {}
+        planned_pages = 0
+        try:
+            while True:
+                task = ahead.pop(page_num, None)
+                page = await task if task is not None else await fetch(page_num)
+                if page_num == 1 and page.total is not None and read_ahead > 1:
+                    planned_pages = -(-page.total // size)
+                for number in range(page_num + 1, min(page_num + read_ahead, planned_pages) + 1):
+                    if number not in ahead:
+                        ahead[number] = fetch(number)
+                received += len(page.instances)
+                fresh = 0
+                for instance in page.instances:
+                    # Instances created or deleted while paging shift the pages; never yield one twice.
+                    if instance.id not in seen:
+                        seen.add(instance.id)
+                        fresh += 1
+                        yield instance
+                if page.total is not None:
+                    if received >= page.total or not page.instances:
+                        return
+                elif len(page.instances) < size:
                     return
-            elif len(page.instances) < size:
-                return
-            if not fresh:
-                log.warning("page %d of the instance list repeated earlier pages; stopping there", page_num)
-                return
-            page_num += 1
+                if not fresh:
+                    log.warning(
+                        "page %d of the instance list repeated earlier pages; stopping there", page_num
+                    )
+                    return
+                page_num += 1
+        finally:
+            for pending in ahead.values():
+                pending.cancel()
+            if ahead:
+                await asyncio.gather(*ahead.values(), return_exceptions=True)
 
     async def list_all_instances(
         self,
