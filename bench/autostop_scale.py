@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import tempfile
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -22,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sync_scale import Emulator, emulator_process, redis_server
+from harness import Emulator, emulator_process, for_each_backend
 
 from novictl.config.models import AutoStopSettings
 from novictl.core.autostop import apply_autostop, plan_autostop
@@ -129,17 +128,14 @@ async def main() -> None:
     parser.add_argument("--idle-share", type=float, default=0.01)
     parser.add_argument("--redis-url", default=None)
     args = parser.parse_args()
-    with emulator_process(args.instances) as emulator, tempfile.TemporaryDirectory() as tmp:
+    with emulator_process(args.instances) as emulator:
         async with NovitaClient(api_key=emulator.api_key, base_url=emulator.base_url) as client:
             old_ids = await prepare(emulator, client)
         print(f"auto-stop run over {args.instances} running instances, {args.idle_share:.0%} idle")
-        db = f"sqlite:///{Path(tmp) / 'bench.db'}"
-        await run_once("sqlite", db, emulator, old_ids, args.idle_share)
-        if args.redis_url:
-            await run_once("redis", args.redis_url, emulator, old_ids, args.idle_share)
-        else:
-            with redis_server() as url:
-                await run_once("redis", url, emulator, old_ids, args.idle_share)
+        await for_each_backend(
+            lambda label, url: run_once(label, url, emulator, old_ids, args.idle_share),
+            redis_url=args.redis_url,
+        )
 
 
 if __name__ == "__main__":

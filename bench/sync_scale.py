@@ -14,99 +14,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
+from harness import Emulator, emulator_process, for_each_backend
 
 from novictl.core.sync import SyncOptions, sync_instances
 from novictl.novita.client import NovitaClient
 from novictl.store import open_store
 from novictl.store.base import StoreOptions
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _wait_for_port(port: int) -> None:
-    for _ in range(500):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-            return
-        except OSError:
-            time.sleep(0.02)
-    raise SystemExit(f"nothing listens on port {port}")
-
-
-@dataclass
-class Emulator:
-    url: str
-    base_url: str
-    api_key: str
-
-    def calls(self) -> dict[str, int]:
-        return dict(httpx.get(f"{self.url}/_emulator/calls").json()["calls"])
-
-    def reset_calls(self) -> None:
-        httpx.post(f"{self.url}/_emulator/calls/reset").raise_for_status()
-
-
-@contextmanager
-def emulator_process(instances: int) -> Iterator[Emulator]:
-    port = _free_port()
-    command = [sys.executable, "-m", "novictl", "emulator", "--port", str(port), "--api-key", "bench",
-               "--instances", str(instances), "--step-delay", "1h"]  # fmt: skip
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        _wait_for_port(port)
-        url = f"http://127.0.0.1:{port}"
-        yield Emulator(url, f"{url}/gpu-instance/openapi/v1", "bench")
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(10)
-
-
-@contextmanager
-def redis_server() -> Iterator[str]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise SystemExit("redis-server not found: apt-get install -y redis-server")
-    port = _free_port()
-    with tempfile.TemporaryDirectory() as tmp:
-        proc = subprocess.Popen(
-            [
-                binary,
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                tmp,
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        try:
-            _wait_for_port(port)
-            yield f"redis://127.0.0.1:{port}/0"
-        finally:
-            proc.terminate()
-            proc.wait(5)
 
 
 def _commandstats(url: str) -> int:
@@ -157,14 +73,12 @@ async def main() -> None:
     parser.add_argument("--page-size", type=int, default=100)
     parser.add_argument("--redis-url", default=None)
     args = parser.parse_args()
-    with emulator_process(args.instances) as emulator, tempfile.TemporaryDirectory() as tmp:
+    with emulator_process(args.instances) as emulator:
         print(f"sync of {args.instances} instances, page size {args.page_size}")
-        await _run("sqlite", f"sqlite:///{Path(tmp) / 'bench.db'}", emulator, args.instances, args.page_size)
-        if args.redis_url:
-            await _run("redis", args.redis_url, emulator, args.instances, args.page_size)
-        else:
-            with redis_server() as url:
-                await _run("redis", url, emulator, args.instances, args.page_size)
+        await for_each_backend(
+            lambda label, url: _run(label, url, emulator, args.instances, args.page_size),
+            redis_url=args.redis_url,
+        )
 
 
 if __name__ == "__main__":
