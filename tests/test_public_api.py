@@ -39,7 +39,7 @@ PUBLIC = {
         "resolve_config_path", "setting_keys",
     ],
     "novictl.core.sync": ["SYNC_LOCK", "SyncChange", "SyncOptions", "SyncResult", "sync_instances"],
-    "novictl.core.clock": ["Clock", "FrozenClock", "SystemClock", "utcnow"],
+    "novictl.core.clock": ["Clock", "FrozenClock", "SystemClock", "as_utc", "utcnow"],
 }  # fmt: skip
 
 

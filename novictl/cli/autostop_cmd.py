@@ -15,6 +15,7 @@ from novictl.errors import UsageError
 
 if TYPE_CHECKING:
     from novictl.core.autostop import AutoStopEntry, AutoStopReport
+    from novictl.novita.client import NovitaClient
     from novictl.store.base import StateStore
     from novictl.store.records import InstanceRecord
 
@@ -71,36 +72,45 @@ def run(ctx: typer.Context, yes: YesOption = False, json_output: JsonFlag = Fals
 
     Each instance to stop is re-read from Novita and from the store first and stopped only if it is still
     running and still idle; one that cannot be read is left alone and reported. With autostop.dry_run set,
-    nothing is stopped. Exits 1 when a stop or a write failed.
+    nothing is stopped. Exits 1 when a stop or a write failed, 5 when another run (a daemon's scheduled
+    check, say) is under way.
     """
-    from novictl.core.autostop import apply_autostop, plan_autostop
+    from novictl.core.autostop import apply_autostop, autostop_lock, plan_autostop
 
     state = get_app(ctx)
     settings = state.settings.autostop
     if not yes and not settings.dry_run and not sys.stdin.isatty():
         confirm("", yes=False, what="stop idle instances")  # refuses: cron must say --yes
 
+    async def plan_and_apply(client: NovitaClient, store: StateStore) -> AutoStopReport:
+        plan = await plan_autostop(
+            client=client, store=store, settings_autostop=settings, page_size=state.settings.novita.page_size
+        )
+        if plan.candidates and not yes:
+            _show_candidates(plan.candidates)
+            burn = sum(e.price_per_hour or 0.0 for e in plan.candidates)
+            count = len(plan.candidates)
+            confirm(
+                f"Stop {count} idle instance{'s' * (count != 1)} (${burn:.2f}/h)?",
+                yes=False,
+                what="stop idle instances",
+            )
+        return await apply_autostop(plan, client=client, store=store, settings_autostop=settings)
+
     async def go() -> AutoStopReport:
         async with state.novita_client() as client, state.open_store() as store:
+            if not settings.dry_run:
+                # The same lock as the daemon's runs: never two runs acting side by side.
+                async with autostop_lock(store):
+                    return await plan_and_apply(client, store)
             plan = await plan_autostop(
                 client=client,
                 store=store,
                 settings_autostop=settings,
                 page_size=state.settings.novita.page_size,
             )
-            if settings.dry_run:
-                sys.stderr.write("autostop.dry_run is set: nothing is stopped\n")
-                return plan.report
-            if plan.candidates and not yes:
-                _show_candidates(plan.candidates)
-                burn = sum(e.price_per_hour or 0.0 for e in plan.candidates)
-                count = len(plan.candidates)
-                confirm(
-                    f"Stop {count} idle instance{'s' * (count != 1)} (${burn:.2f}/h)?",
-                    yes=False,
-                    what="stop idle instances",
-                )
-            return await apply_autostop(plan, client=client, store=store, settings_autostop=settings)
+            sys.stderr.write("autostop.dry_run is set: nothing is stopped\n")
+            return plan.report
 
     report = run_async(go())
     print_report(state, report, as_json=state.wants_json(json_output))

@@ -217,4 +217,4 @@ def _print_detail(app: App, detail: dict[str, Any]) -> None:
     ]
     if not detail["live"]:
         rows.append(("note", "Novita could not be read; this is the stored state"))
-    print_table(app, ["", ""], rows)
+    print_table(app, ["", ""], rows, show_header=False)

@@ -60,15 +60,17 @@ def print_table(
     *,
     title: str | None = None,
     empty: str = "nothing to show",
+    show_header: bool = True,
 ) -> None:
-    """A table for people; ``empty`` is printed instead when there are no rows."""
+    """A table for people; ``empty`` is printed instead when there are no rows. ``show_header=False`` for
+    key/value listings, whose columns need no names."""
     from rich.table import Table
 
     out = console(app)
     if not rows:
         out.print(empty)
         return
-    table = Table(title=title, header_style="bold", box=None, pad_edge=False)
+    table = Table(title=title, header_style="bold", box=None, pad_edge=False, show_header=show_header)
     for column in columns:
         table.add_column(column, overflow="fold")
     for row in rows:

@@ -32,12 +32,15 @@ from novictl.core.autostop_policy import (
     judge,
 )
 from novictl.core.autostop_runner import (
+    AUTOSTOP_LOCK,
     COUNTERS,
     LAST_RUN_META,
     OPEN_STOP_KEY,
     AutoStopPlan,
     apply_autostop,
+    autostop_lock,
     plan_autostop,
+    record_dry_run,
     run_autostop,
     settle_saving,
 )
@@ -45,6 +48,7 @@ from novictl.core.pings import find_record, parse_timestamp, record_ping
 
 __all__ = [
     "AUTOSTOP",
+    "AUTOSTOP_LOCK",
     "COUNTERS",
     "LAST_RUN_META",
     "MAX_RUNTIME",
@@ -59,6 +63,7 @@ __all__ = [
     "Unreadable",
     "Verdict",
     "apply_autostop",
+    "autostop_lock",
     "autostop_stats",
     "describe_autostop",
     "evaluate",
@@ -68,6 +73,7 @@ __all__ = [
     "pin_instance",
     "plan_autostop",
     "policy_dict",
+    "record_dry_run",
     "record_ping",
     "run_autostop",
     "set_autostop_policy",

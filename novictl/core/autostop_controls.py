@@ -14,6 +14,7 @@ from novictl.config.models import AutoStopSettings
 from novictl.core import events
 from novictl.core.autostop_runner import COUNTERS, LAST_RUN_META, OPEN_STOP_KEY, settle_saving
 from novictl.core.clock import Clock, SystemClock
+from novictl.core.durations import MAX_DURATION
 from novictl.errors import NotFoundError, UsageError
 from novictl.store.base import StateStore
 from novictl.store.records import InstanceRecord
@@ -45,6 +46,11 @@ async def set_autostop_policy(
         raise UsageError("choose one of an idle threshold and off")
     if idle_minutes is not None and idle_minutes < 1:
         raise UsageError("the idle threshold must be at least one minute")
+    if idle_minutes is not None and idle_minutes * 60 > MAX_DURATION.total_seconds():
+        raise UsageError(
+            f"the idle threshold cannot be longer than {MAX_DURATION.days} days",
+            hint="to never auto-stop it, turn auto-stop off for it instead",
+        )
     return await _change(
         store,
         instance_id,
@@ -62,6 +68,12 @@ async def pin_instance(
         raise UsageError("a pin end needs a timezone (e.g. 2024-06-01T18:00:00Z)")
     if until <= now:
         raise UsageError(f"the pin would end in the past ({until.isoformat()})")
+    # Idle time counts from the pin's end: a pin near year 9999 would overflow that arithmetic.
+    if until - now > MAX_DURATION:
+        raise UsageError(
+            f"a pin cannot end more than {MAX_DURATION.days} days from now",
+            hint="to never auto-stop it, turn auto-stop off for it instead",
+        )
     changes = {"pinned_until": until, "pinned_at": now}
     return await _change(store, instance_id, changes, clock, kind=events.PINNED)
 
@@ -87,12 +99,18 @@ def policy_dict(record: InstanceRecord) -> dict[str, Any]:
 
 
 async def autostop_stats(
-    store: StateStore, settings: AutoStopSettings, *, clock: Clock | None = None
+    store: StateStore,
+    settings: AutoStopSettings,
+    *,
+    clock: Clock | None = None,
+    dry_run: bool | None = None,
 ) -> dict[str, Any]:
-    """Settings, the last run's summary, the counters, and the estimated savings in USD.
+    """Settings, the last run's summary, the counters (ints), and the estimated savings in USD: what
+    ``novictl autostop stats`` and ``GET /api/instances/auto-stop/stats`` both serve.
 
     ``savings.settledUsd`` are periods that ended (the instance was started again or deleted);
-    ``savings.openUsd`` counts instances still stopped by auto-stop, "so far", up to now.
+    ``savings.openUsd`` counts instances still stopped by auto-stop, "so far", up to now. ``dry_run``
+    overrides ``settings.dry_run`` in the answer (a daemon started with ``--dry-run``).
     """
     now = (clock or SystemClock()).now()
     counters = await store.get_counters()
@@ -119,7 +137,7 @@ async def autostop_stats(
             "startupGraceMinutes": settings.startup_grace_minutes,
             "warnBeforeMinutes": settings.warn_before_minutes,
             "maxRuntimeMinutes": settings.max_runtime_minutes,
-            "dryRun": settings.dry_run,
+            "dryRun": settings.dry_run if dry_run is None else dry_run,
         },
         "lastRun": last_run,
         "counters": {
@@ -160,8 +178,10 @@ async def _change(
     record = await store.get(instance_id)
     if record is None:
         raise NotFoundError(f"no instance {instance_id} in the store", hint="run `novictl sync` first")
-    updated = record.model_copy(update={**changes, "policy_changed_at": now})
-    await store.put(updated)
+    changes = {**changes, "policy_changed_at": now}
+    updated = record.model_copy(update=changes)
+    # Only the fields this control owns: a ping or a sync written since the read above survives.
+    await store.put_many([updated], fields=changes.keys())
     event = events.instance_event(kind, updated, actor="user", now=now, **policy_dict(updated))
     await events.record_events(store, [event])
     return updated

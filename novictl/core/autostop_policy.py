@@ -49,6 +49,12 @@ MAX_RUNTIME = "max-runtime"
 """``stopped_by`` of an instance stopped because it ran longer than ``max_runtime_minutes``."""
 
 _VERDICT_ORDER: dict[str, int] = {"stopped": 0, "stop": 1, "keep": 2, "skip": 3}
+_NOT_RUNNING = "not running"
+_NOT_LISTED = "not listed by Novita"
+_GONE = "gone from Novita"
+_PINNED = "pinned until"
+# Skips that only say "there was nothing to stop": not counted as auto-stop holding back.
+_NOTHING_TO_STOP = frozenset({_NOT_RUNNING, _NOT_LISTED, _GONE})
 
 
 class AutoStopSettingsLike(Protocol):
@@ -173,6 +179,17 @@ class AutoStopReport:
         counts["stopUsdPerHour"] = round(burn, 6)
         return counts
 
+    @property
+    def held_back(self) -> int:
+        """Instances auto-stop left alone for a reason: pinned, auto-stop off, or a state it could not
+        know (unreadable, not tracked yet). Ones that simply are not running do not count."""
+        return sum(
+            1
+            for e in self.entries
+            if (e.verdict == "skip" and e.reason not in _NOTHING_TO_STOP)
+            or (e.verdict == "keep" and e.reason.startswith(_PINNED))
+        )
+
     def by_verdict(self, *verdicts: Verdict) -> list[AutoStopEntry]:
         return [entry for entry in self.entries if entry.verdict in verdicts]
 
@@ -280,11 +297,11 @@ def judge(
         entry.reason = live.reason
         return entry
     if live is None:
-        entry.reason = "not listed by Novita"
+        entry.reason = _NOT_LISTED
         return entry
     entry.status = live.status
     if live.status != RUNNING:
-        entry.reason = "not running"
+        entry.reason = _NOT_RUNNING
         return entry
     if not settings.enabled:
         entry.reason = "auto-stop is off"
@@ -363,7 +380,7 @@ def _judge_running(
 
     if record.pinned_until is not None and record.pinned_until > now:
         entry.verdict = "keep"
-        entry.reason = f"pinned until {_clock_time(record.pinned_until, now)}"
+        entry.reason = f"{_PINNED} {_clock_time(record.pinned_until, now)}"
         return
     if idle >= threshold:
         entry.verdict, entry.trigger = "stop", AUTOSTOP

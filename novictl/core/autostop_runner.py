@@ -2,11 +2,13 @@
 
 A run is a plan and an act. :func:`plan_autostop` reads Novita's list (every page, one pass) and the store
 (one round trip) and judges every instance. :func:`apply_autostop` then re-reads only the candidates —
-from the store (one ``get_many`` for all of them) and from Novita (one GET each) — and stops an instance
-only if it is *still* running and *still* idle. A failing read skips that instance with the reason in the
-report and no stop call: unknown means active. Afterwards, in one round trip each: the records
-(``stopped_by``, ``warned_at``, savings bookkeeping), the events (``instance.auto_stopped``,
-``instance.autostop_pending``), the counters, and ``meta last_autostop``.
+from Novita (one GET each), then from the store (one ``get_many`` for all of them: the last look before
+acting, so a ping or pin that landed meanwhile counts) — and stops an instance only if it is *still*
+running and *still* idle. A failing read skips that instance with the reason in the report and no stop
+call: unknown means active. Afterwards: the records (only the fields the run changed — ``stopped_by``,
+``warned_at``, savings bookkeeping — merged into what is stored, one write per set of fields), then in one
+round trip each the events (``instance.auto_stopped``, ``instance.autostop_pending``), the counters, and
+``meta last_autostop``. A real run holds the store lock :data:`AUTOSTOP_LOCK`, whoever starts it.
 
 Savings: an instance auto-stopped at ``t0`` saves its hourly price for as long as it stays stopped. The
 stop time and price are kept on the record (``extra["autostop_stop"]``); when a later run sees the
@@ -17,16 +19,24 @@ Periods still open are counted "so far" up to now by :func:`novictl.core.autosto
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from novictl.core import events as audit
 from novictl.core import instances
+from novictl.core.autostop_accounting import (
+    AUTOSTOP_LOCK,
+    COUNTERS,
+    LAST_RUN_META,
+    RunChanges,
+    account_run,
+    autostop_lock,
+    record_dry_run,
+)
 from novictl.core.autostop_policy import (
     AutoStopEntry,
     AutoStopReport,
@@ -45,31 +55,26 @@ from novictl.store.base import StateStore
 from novictl.store.records import Event, InstanceRecord
 
 __all__ = [
+    "AUTOSTOP_LOCK",
     "COUNTERS",
     "LAST_RUN_META",
     "OPEN_STOP_KEY",
     "AutoStopPlan",
+    "BeforeRecheck",
     "apply_autostop",
+    "autostop_lock",
     "plan_autostop",
+    "record_dry_run",
     "run_autostop",
     "settle_saving",
 ]
 
 log = logging.getLogger(__name__)
 
-LAST_RUN_META = "last_autostop"
-"""Meta key holding the last real run's summary (JSON)."""
 OPEN_STOP_KEY = "autostop_stop"
 """``record.extra`` key of an auto-stop whose saving is not settled yet: ``{"at": ISO, "pricePerHour"}``."""
-COUNTERS = {
-    "runs": "autostop.runs",
-    "stops": "autostop.stops",
-    "max_runtime_stops": "autostop.stops_max_runtime",
-    "skips": "autostop.skips",
-    "errors": "autostop.errors",
-    "warnings": "autostop.warnings",
-    "savings": "autostop.savings_usd",
-}
+BeforeRecheck = Callable[[], Awaitable[object]]
+"""Called right before the candidates' records are re-read (the daemon flushes its ping buffer there)."""
 # One GET and one stop per candidate; bounded so a burst of idle instances cannot flood Novita.
 _NOVITA_CONCURRENCY = 16
 
@@ -119,17 +124,25 @@ async def run_autostop(
     clock: Clock | None = None,
     dry_run: bool,
     page_size: int = 100,
+    before_recheck: BeforeRecheck | None = None,
+    lock_owner: str | None = None,
 ) -> AutoStopReport:
     """One auto-stop run. ``dry_run`` (or ``settings_autostop.dry_run``) decides the same and acts on
-    nothing, writes nothing."""
-    plan = await plan_autostop(
-        client=client, store=store, settings_autostop=settings_autostop, clock=clock, page_size=page_size
-    )
+    nothing, writes nothing. A real run holds :data:`AUTOSTOP_LOCK` throughout (``LockHeld`` when another
+    run has it); ``before_recheck``: see :func:`apply_autostop`."""
     if dry_run or settings_autostop.dry_run:
+        plan = await plan_autostop(
+            client=client, store=store, settings_autostop=settings_autostop, clock=clock, page_size=page_size
+        )
         return plan.report
-    return await apply_autostop(
-        plan, client=client, store=store, settings_autostop=settings_autostop, clock=clock
-    )
+    async with autostop_lock(store, owner=lock_owner):
+        plan = await plan_autostop(
+            client=client, store=store, settings_autostop=settings_autostop, clock=clock, page_size=page_size
+        )
+        return await apply_autostop(
+            plan, client=client, store=store, settings_autostop=settings_autostop, clock=clock,
+            before_recheck=before_recheck,
+        )  # fmt: skip
 
 
 async def apply_autostop(
@@ -139,8 +152,15 @@ async def apply_autostop(
     store: StateStore,
     settings_autostop: AutoStopSettingsLike,
     clock: Clock | None = None,
+    before_recheck: BeforeRecheck | None = None,
 ) -> AutoStopReport:
-    """Act on a plan: re-check and stop its candidates, send due warnings, settle savings, account."""
+    """Act on a plan: re-check and stop its candidates, send due warnings, settle savings, account.
+
+    Novita is re-read first, then the store, so the records judged are the latest there are;
+    ``before_recheck`` runs right before that store read (the daemon writes its buffered pings there, so
+    every ping it acknowledged before the re-check counts). If it raises ``StoreError``, the store counts
+    as unreadable: nothing is stopped. The caller holds :func:`autostop_lock`.
+    """
     clock = clock or SystemClock()
     report = plan.report
     report.dry_run = False
@@ -149,19 +169,23 @@ async def apply_autostop(
     settling = [r.id for r in plan.records.values() if OPEN_STOP_KEY in r.extra]
     counters: dict[str, float] = {COUNTERS["runs"]: 1}
     events: list[Event] = []
-    changed: dict[str, InstanceRecord] = {}
+    changed = RunChanges()
 
     ids = [*candidates, *warned, *settling]
+    # Novita first: the store read below must be the last look before acting, so that a ping arriving
+    # while Novita answers still counts.
+    live = await _recheck(client, list(candidates))
     fresh: dict[str, InstanceRecord] | None = None
     if ids:
         try:
+            if before_recheck is not None:
+                await before_recheck()
             fresh = await store.get_many(ids)
         except StoreError as error:
             report.errors.append(f"store unreadable: {error.message}")
     if fresh is not None:
         counters[COUNTERS["savings"]] = _settle(settling, fresh, plan.live, clock.now(), changed)
         _warn(warned, fresh, plan.live, settings_autostop, clock.now(), changed, events)
-    live = await _recheck(client, list(candidates)) if fresh is not None else {}
     gate = asyncio.Semaphore(_NOVITA_CONCURRENCY)
 
     async def act(instance_id: str, entry: AutoStopEntry) -> None:
@@ -186,8 +210,7 @@ async def apply_autostop(
     counters[COUNTERS["skips"]] = sum(1 for e in candidates.values() if e.verdict == "skip")
     counters[COUNTERS["warnings"]] = sum(1 for e in events if e.type == audit.AUTOSTOP_PENDING)
     report.duration_seconds = time.perf_counter() - plan.started
-    await _account(store, report, changed.values(), events, counters)
-    log.info("%s", report.summary_line())
+    await account_run(store, report, changed, events, counters)
     return report
 
 
@@ -219,7 +242,7 @@ async def _stop_if_still_idle(
     store: StateStore,
     settings: AutoStopSettingsLike,
     clock: Clock,
-    changed: dict[str, InstanceRecord],
+    changed: RunChanges,
     events: list[Event],
     errors: list[str],
 ) -> None:
@@ -246,14 +269,13 @@ async def _stop_if_still_idle(
         return
     entry.verdict = "stopped"
     stop_mark = {"at": now.isoformat(), "pricePerHour": record.price_per_hour}
-    changed[record.id] = stopped = record.model_copy(
-        update={
-            "status": outcome.status,
-            "last_stopped_at": now,
-            "stopped_by": trigger,
-            "warned_at": None,
-            "extra": {**record.extra, OPEN_STOP_KEY: stop_mark},
-        }
+    stopped = changed.update(
+        record,
+        status=outcome.status,
+        last_stopped_at=now,
+        stopped_by=trigger,
+        warned_at=None,
+        extra={**record.extra, OPEN_STOP_KEY: stop_mark},
     )
     events.append(_event(audit.AUTO_STOPPED, stopped, now, {"stoppedBy": trigger, **_figures(second)}))
 
@@ -264,7 +286,7 @@ def _warn(
     live: dict[str, Instance],
     settings: AutoStopSettingsLike,
     now: datetime,
-    changed: dict[str, InstanceRecord],
+    changed: RunChanges,
     events: list[Event],
 ) -> None:
     """``instance.autostop_pending`` once per idle period, re-judged on the fresh record (a ping since
@@ -276,7 +298,7 @@ def _warn(
         entry = judge(record, live.get(instance_id), settings, now)
         if not entry.warn:
             continue
-        changed[instance_id] = record.model_copy(update={"warned_at": now})
+        changed.update(record, warned_at=now)
         data = {
             **_figures(entry),
             "stopAt": entry.stop_at.isoformat() if entry.stop_at else None,
@@ -290,7 +312,7 @@ def _settle(
     fresh: dict[str, InstanceRecord],
     live: dict[str, Instance],
     now: datetime,
-    changed: dict[str, InstanceRecord],
+    changed: RunChanges,
 ) -> float:
     """Close the savings periods of auto-stopped instances that were started (or deleted) since."""
     total = 0.0
@@ -303,7 +325,7 @@ def _settle(
             continue
         total += saving
         extra = {k: v for k, v in record.extra.items() if k != OPEN_STOP_KEY}
-        changed[instance_id] = record.model_copy(update={"extra": extra})
+        changed.update(record, extra=extra)
     return round(total, 6)
 
 
@@ -329,40 +351,14 @@ def settle_saving(record: InstanceRecord, live: Instance | None, now: datetime) 
     return max(0.0, (ended - stopped_at).total_seconds()) / 3600 * price
 
 
-async def _account(
-    store: StateStore,
-    report: AutoStopReport,
-    records: Iterable[InstanceRecord],
-    events: Sequence[Event],
-    counters: dict[str, float],
-) -> None:
-    """Write the run's records, events, counters and summary: one round trip each. A failure is
-    reported, not raised: the stops already happened and the report must say so."""
-    to_write = list(records)
-    try:
-        if to_write:
-            await store.put_many(to_write)
-        await audit.record_events(store, events)
-    except StoreError as error:
-        report.errors.append(f"could not record the stops and warnings: {error.message}")
-    counters[COUNTERS["errors"]] = len(report.errors)
-    try:
-        await store.incr_counters({name: value for name, value in counters.items() if value})
-        await store.set_meta(LAST_RUN_META, json.dumps(report.summary()))
-    except StoreError as error:
-        report.errors.append(f"could not record the run: {error.message}")
-    for error_text in report.errors:
-        log.warning("auto-stop: %s", error_text)
-
-
 # -- helpers -------------------------------------------------------------------------------------------
 
 
 def _current(
-    changed: dict[str, InstanceRecord], fresh: dict[str, InstanceRecord] | None, instance_id: str
+    changed: RunChanges, fresh: dict[str, InstanceRecord] | None, instance_id: str
 ) -> InstanceRecord | None:
-    if instance_id in changed:
-        return changed[instance_id]
+    if instance_id in changed.records:
+        return changed.records[instance_id]
     return None if fresh is None else fresh.get(instance_id)
 
 

@@ -5,12 +5,26 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-__all__ = ["Clock", "FrozenClock", "SystemClock", "utcnow"]
+__all__ = ["Clock", "FrozenClock", "SystemClock", "as_utc", "utcnow"]
 
 
 def utcnow() -> datetime:
     """The current time, timezone-aware UTC."""
     return datetime.now(UTC)
+
+
+def as_utc(when: datetime) -> datetime:
+    """A user-given time as aware UTC (a time without a zone is taken as UTC).
+
+    Raises ``ValueError`` for a time UTC cannot hold: ``9999-12-31T23:59:59-05:00`` is a valid ISO-8601
+    string, but it lies after year 9999 in UTC, where ``astimezone`` overflows.
+    """
+    if when.tzinfo is None or when.utcoffset() is None:
+        return when.replace(tzinfo=UTC)
+    try:
+        return when.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{when.isoformat()} is out of range (years 1 to 9999 in UTC)") from None
 
 
 class Clock(Protocol):

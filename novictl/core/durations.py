@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import timedelta
 
-__all__ = ["format_duration", "parse_duration"]
+__all__ = ["MAX_DURATION", "format_duration", "parse_duration"]
+
+MAX_DURATION = timedelta(days=36_500)
+"""The longest duration accepted (about a century): anything longer is a typo, and would overflow the
+date arithmetic it feeds (``now + duration``)."""
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
@@ -28,8 +33,12 @@ def parse_duration(text: str) -> timedelta:
             pos = match.end()
         if pos != len(raw):
             raise ValueError(f"not a duration: {text!r} (try 90s, 20m, 2h, 1h30m or 7d)") from None
+    if math.isnan(seconds):
+        raise ValueError(f"not a duration: {text!r} (try 90s, 20m, 2h, 1h30m or 7d)")
     if seconds < 0:
         raise ValueError(f"a duration cannot be negative: {text!r}")
+    if seconds > MAX_DURATION.total_seconds():
+        raise ValueError(f"a duration cannot be longer than {MAX_DURATION.days} days: {text!r}")
     return timedelta(seconds=seconds)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import SecretStr
 
@@ -37,6 +37,15 @@ _PORT_TYPES = ("http", "tcp", "udp")
 _RESERVED_PORTS = range(2222, 2225)  # Novita keeps these for itself
 _ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _MAX_NAME = 255
+# How each face spells a choice, so an error names what the caller actually typed.
+_OPTION_NAMES: dict[str, tuple[str, str]] = {
+    "product_id": ("--product ID", '"productId"'),
+    "gpu": ("--gpu NAME", '"gpu"'),
+    "image": ("--image URL", '"image"'),
+    "template_id": ("--template ID", '"templateId"'),
+    "gpus": ("--gpus", '"gpus"'),
+    "disk_gb": ("--disk", '"diskGb"'),
+}
 
 
 def parse_port(spec: str) -> str:
@@ -85,21 +94,32 @@ class CreateSpec:
     webhook_url: str | None = None
     allow_duplicate_name: bool = False
     actor: str = "user"
+    face: Literal["cli", "api"] = "cli"
+    """Who asked: error messages name its options (``--gpu NAME`` for the CLI, ``"gpu"`` for the API)."""
+
+    def option(self, field_name: str) -> str:
+        """How the caller spells the choice ``field_name`` (a CLI flag, or a JSON field of the API)."""
+        cli, api = _OPTION_NAMES[field_name]
+        return api if self.face == "api" else cli
 
     def check(self) -> None:
         """Raise :class:`UsageError` when the spec cannot work, before anything is asked of Novita."""
+        opt = self.option
         if not self.name.strip() or len(self.name) > _MAX_NAME:
             raise UsageError(f"an instance name needs 1 to {_MAX_NAME} characters")
         if bool(self.product_id) == bool(self.gpu):
-            raise UsageError("give exactly one of --product ID or --gpu NAME", hint="see: novictl products")
+            raise UsageError(
+                f"give exactly one of {opt('product_id')} or {opt('gpu')}",
+                hint="see the products and their GPUs with: novictl products",
+            )
         if not (self.image or self.template_id):
-            raise UsageError("give --image URL or --template ID")
+            raise UsageError(f"give {opt('image')} or {opt('template_id')}")
         if self.billing not in BILLING_MODES:
             raise UsageError(f"bad billing mode {self.billing!r}: use one of {', '.join(BILLING_MODES)}")
         if not 1 <= self.gpus <= 8:
-            raise UsageError("--gpus must be between 1 and 8")
+            raise UsageError(f"{opt('gpus')} must be between 1 and 8")
         if self.disk_gb is not None and self.disk_gb < 10:
-            raise UsageError("--disk must be at least 10 (GB)")
+            raise UsageError(f"{opt('disk_gb')} must be at least 10 (GB)")
 
 
 async def create(
@@ -189,13 +209,15 @@ def build_request(
     """The create body: explicit options first, then the template, then defaults."""
     image = spec.image or (template.image if template else None)
     if not image:
-        raise UsageError(f"template {spec.template_id} has no image; give --image URL")
+        raise UsageError(f"template {spec.template_id} has no image; give {spec.option('image')}")
     ports = ", ".join(spec.ports) if spec.ports else (template.ports_spec() if template else "")
     envs = {env.key: env.value for env in (template.envs if template else [])}
     envs.update(dict(spec.envs))
     low, high = product.min_root_fs or 10, product.max_root_fs or 6144
     if spec.disk_gb is not None and not low <= spec.disk_gb <= high:
-        raise UsageError(f"--disk {spec.disk_gb}: product {product.id} takes {low} to {high} GB")
+        raise UsageError(
+            f"{spec.option('disk_gb')} {spec.disk_gb}: product {product.id} takes {low} to {high} GB"
+        )
     disk = spec.disk_gb or min(
         max((template.rootfs_size if template else None) or DEFAULT_DISK_GB, low), high
     )

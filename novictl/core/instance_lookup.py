@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from novictl.core import events as audit
 from novictl.core.clock import Clock, SystemClock
-from novictl.core.records import TERMINATED, record_from_instance
+from novictl.core.records import NOVITA_FIELDS, TERMINATED, record_from_instance
 from novictl.errors import AmbiguousName, LockHeld, NotFoundError, NovitaError, NovitaNotFound
 from novictl.novita.models import InstanceStatus
 from novictl.store.records import InstanceRecord
@@ -125,7 +125,8 @@ async def _upsert(
         for r in records
         if r.id not in existing
     ]
-    await store.put_many(records)
+    # Only Novita's fields of known records: a pin, override or ping written meanwhile survives.
+    await store.put_many(records, fields=NOVITA_FIELDS)
     await audit.record_events(store, discovered)
     return records
 

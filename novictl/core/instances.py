@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Collection, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -31,7 +31,7 @@ from novictl.core.instance_lookup import (
     running_instances,
 )
 from novictl.core.lifecycle import wait_for_status
-from novictl.core.records import TERMINATED, record_from_instance
+from novictl.core.records import NOVITA_FIELDS, TERMINATED, record_from_instance
 from novictl.errors import (
     NovictlError,
     NovitaNotFound,
@@ -39,7 +39,7 @@ from novictl.errors import (
     StoreError,
 )
 from novictl.novita.models import InstanceStatus
-from novictl.store.records import InstanceRecord
+from novictl.store.records import Event, InstanceRecord
 
 if TYPE_CHECKING:
     from novictl.novita.client import NovitaClient
@@ -158,16 +158,36 @@ class _EventSpec:
     data: dict[str, Any]
 
 
+def _applied(
+    record: InstanceRecord, changes: dict[str, Any], event: _EventSpec | None
+) -> tuple[InstanceRecord, Event | None]:
+    """The record with ``changes``, and the audit event they make (if any)."""
+    updated = record.model_copy(update=changes)
+    if event is None:
+        return updated, None
+    data = {"from": record.status, **event.data}
+    return updated, events.instance_event(event.kind, updated, actor=event.actor, now=event.now, **data)
+
+
 async def _save(
     store: StateStore, record: InstanceRecord, changes: dict[str, Any], event: _EventSpec | None
 ) -> InstanceRecord:
-    updated = record.model_copy(update=changes)
-    await store.put(updated)
-    if event is not None:
-        data = {"from": record.status, **event.data}
-        made = events.instance_event(event.kind, updated, actor=event.actor, now=event.now, **data)
+    """Write only the changed fields (merged into the stored record: a pin, an override or a ping written
+    since ``record`` was read survives), then the event."""
+    updated, made = _applied(record, changes, event)
+    await store.put_many([updated], fields=changes.keys())
+    if made is not None:
         await events.record_events(store, [made])
     return updated
+
+
+def _stop_changes(
+    outcome: LifecycleOutcome, stopped_by: str, now: datetime
+) -> tuple[dict[str, Any], _EventSpec | None]:
+    if outcome.already:
+        return {"status": outcome.status}, None
+    event = _EventSpec(events.STOPPED, stopped_by, now, {"stoppedBy": stopped_by})
+    return {"status": outcome.status, "last_stopped_at": now, "stopped_by": stopped_by}, event
 
 
 async def start(
@@ -202,11 +222,7 @@ async def stop(
     """
     now = (clock or SystemClock()).now()
     outcome = await _act(client, record, "stop", client.stop_instance)
-    if outcome.already:
-        await _save(store, record, {"status": outcome.status}, None)
-        return outcome
-    event = _EventSpec(events.STOPPED, stopped_by, now, {"stoppedBy": stopped_by})
-    changes = {"status": outcome.status, "last_stopped_at": now, "stopped_by": stopped_by}
+    changes, event = _stop_changes(outcome, stopped_by, now)
     await _save(store, record, changes, event)
     return outcome
 
@@ -260,15 +276,24 @@ async def stop_many(
     """Stop every record, at most ``concurrency`` at a time; one failure never stops the rest.
 
     Outcomes come back in the order of ``records``; a failed one has ``success=False`` and its ``error``.
+    The store is written once for the whole batch (the changed fields of every record, then every event),
+    not per instance. Raises ``StoreError`` if that write fails: the stops were sent but not recorded.
     """
+    clock = clock or SystemClock()
     gate = asyncio.Semaphore(max(1, concurrency))
+    writes: list[tuple[InstanceRecord, frozenset[str]]] = []
+    made: list[Event] = []
 
     async def one(record: InstanceRecord) -> LifecycleOutcome:
         async with gate:
             try:
-                return await stop(client, store, record, stopped_by=stopped_by, clock=clock)
+                outcome = await _act(client, record, "stop", client.stop_instance)
             except NovictlError as error:
-                await _record_stop_failed(store, record, stopped_by, error, clock)
+                failed = events.instance_event(
+                    events.STOP_FAILED, record, actor=stopped_by, now=clock.now(), stoppedBy=stopped_by,
+                    error=error.to_dict(),
+                )  # fmt: skip
+                made.append(failed)
                 return LifecycleOutcome(
                     record.id, record.name, "stop", False, status=record.status, error=error
                 )
@@ -278,22 +303,36 @@ async def stop_many(
                 return LifecycleOutcome(
                     record.id, record.name, "stop", False, status=record.status, error=wrapped
                 )
+        changes, spec = _stop_changes(outcome, stopped_by, clock.now())
+        updated, event = _applied(record, changes, spec)
+        writes.append((updated, frozenset(changes)))
+        if event is not None:
+            made.append(event)
+        return outcome
 
-    return list(await asyncio.gather(*(one(record) for record in records)))
-
-
-async def _record_stop_failed(
-    store: StateStore, record: InstanceRecord, stopped_by: str, error: NovictlError, clock: Clock | None
-) -> None:
-    """An ``instance.stop_failed`` event; a store that cannot take it costs the event, not the others."""
-    now = (clock or SystemClock()).now()
-    event = events.instance_event(
-        events.STOP_FAILED, record, actor=stopped_by, now=now, stoppedBy=stopped_by, error=error.to_dict()
-    )
+    outcomes = list(await asyncio.gather(*(one(record) for record in records)))
     try:
-        await events.record_events(store, [event])
-    except StoreError as store_error:
-        log.warning("could not record that stopping %s failed: %s", record.id, store_error.message)
+        await _save_batch(store, writes, made)
+    except StoreError as error:
+        sent = sum(1 for outcome in outcomes if outcome.success)
+        what = f"{sent} instance(s) were told to stop, but the state store could not record it"
+        raise StoreError(
+            f"{what}: {error.message}", hint="run `novictl sync` once the store answers again"
+        ) from error
+    return outcomes
+
+
+async def _save_batch(
+    store: StateStore, writes: Sequence[tuple[InstanceRecord, frozenset[str]]], made: Sequence[Event]
+) -> None:
+    """One ``put_many`` per set of changed fields (at most two: stopped, already stopped), one append."""
+    groups: dict[frozenset[str], list[InstanceRecord]] = {}
+    for record, fields in writes:
+        groups.setdefault(fields, []).append(record)
+    for fields, batch in groups.items():
+        await store.put_many(batch, fields=fields)
+    if made:
+        await events.record_events(store, made)
 
 
 async def wait_and_record(
@@ -329,7 +368,7 @@ async def wait_and_record(
     latest = await store.get(record.id) or record
     now = clock.now()
     updated = record_from_instance(instance, latest, None, now)
-    await store.put(updated)
+    await store.put_many([updated], fields=NOVITA_FIELDS)  # what Novita says; a pin made meanwhile stays
     if updated.status == InstanceStatus.RUNNING and latest.status != InstanceStatus.RUNNING:
         ready = events.instance_event(events.READY, updated, actor="user", now=now, **{"from": latest.status})
         await events.record_events(store, [ready])

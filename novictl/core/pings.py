@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
-from novictl.core.clock import Clock, SystemClock
+from novictl.core.clock import Clock, SystemClock, as_utc
+from novictl.core.instance_lookup import is_listed
 from novictl.errors import AmbiguousName, NotFoundError, UsageError
 from novictl.store.base import StateStore
 from novictl.store.records import InstanceRecord
@@ -29,10 +30,12 @@ async def record_ping(
     now = (clock or SystemClock()).now()
     if at is not None and (at.tzinfo is None or at.utcoffset() is None):
         raise UsageError("a ping time needs a timezone (e.g. 2024-06-01T14:05:00Z)")
-    if at is None or at > now:
-        at = now
+    try:
+        at = now if at is None else min(as_utc(at), now)
+    except ValueError as error:
+        raise UsageError(f"a ping time {error}") from None
     record = await find_record(store, ref_or_id)
-    await store.update_last_used({record.id: (at.astimezone(UTC), source)})
+    await store.update_last_used({record.id: (at, source)})
     stored = await store.get(record.id)
     if stored is None:
         raise NotFoundError(f"instance {record.id} was removed from the store meanwhile")
@@ -50,9 +53,8 @@ async def find_record(store: StateStore, ref: str) -> InstanceRecord:
     by_id = await store.get(ref)
     if by_id is not None:
         return by_id
-    named = await store.find_by_name(ref)
-    # A terminated namesake is history; the live one is meant.
-    matches = [r for r in named if r.terminated_at is None] or named
+    # A deleted or terminated namesake is history, never a candidate (as in ``resolve``).
+    matches = [r for r in await store.find_by_name(ref) if is_listed(r)]
     if len(matches) > 1:
         raise AmbiguousName(ref, sorted(r.id for r in matches))
     if not matches:
@@ -69,6 +71,7 @@ def parse_timestamp(text: str) -> datetime:
         when = datetime.fromisoformat(text.strip())
     except ValueError:
         raise UsageError(f"not an ISO-8601 time: {text!r}", hint="e.g. 2024-06-01T14:05:00Z") from None
-    if when.tzinfo is None or when.utcoffset() is None:
-        when = when.replace(tzinfo=UTC)
-    return when.astimezone(UTC)
+    try:
+        return as_utc(when)
+    except ValueError as error:
+        raise UsageError(f"a time {error}", hint="e.g. 2024-06-01T14:05:00Z") from None

@@ -1,5 +1,7 @@
 """An in-memory index of known instance ids and names, so a ping resolves without a store round trip.
 
+Only instances that still exist are resolvable (as in the CLI): a deleted or terminated record keeps
+neither its id nor its name here, so ``delete t3`` then ``create t3`` leaves one ``t3``, not an ambiguity.
 The index is rebuilt from the store (after each sync, periodically, and on a miss at most once a second).
 A reference still unknown then gets one look at Novita: an instance that exists there is adopted into the
 store (as sync would); one that does not is remembered as missing for a while, so a client pinging a dead
@@ -16,7 +18,8 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from novictl.core import events
-from novictl.core.records import record_from_instance
+from novictl.core.instance_lookup import is_listed
+from novictl.core.records import NOVITA_FIELDS, record_from_instance
 from novictl.errors import AmbiguousName, NotFoundError, NovitaNotFound
 from novictl.store.records import InstanceRecord
 
@@ -67,19 +70,36 @@ class InstanceIndex:
         names: dict[str, list[str]] = {}
         statuses: dict[str, str] = {}
         for record in records:
-            ids.add(record.id)
-            names.setdefault(record.name, []).append(record.id)
             statuses[record.id] = record.status
+            if is_listed(record):
+                ids.add(record.id)
+                names.setdefault(record.name, []).append(record.id)
         self._ids, self._names, self._statuses = ids, names, statuses
         self._refreshed_at = self._monotonic()
 
     def add(self, record: InstanceRecord) -> None:
+        """Learn (or update) one record; one that no longer exists (deleted, terminated) is forgotten."""
+        self._statuses[record.id] = record.status
+        if not is_listed(record):
+            self._forget(record.id)
+            return
         if record.id not in self._ids:
             self._ids.add(record.id)
             self._names.setdefault(record.name, []).append(record.id)
-        self._statuses[record.id] = record.status
         self._misses.pop(record.id, None)
         self._misses.pop(record.name, None)
+
+    def _forget(self, instance_id: str) -> None:
+        if instance_id not in self._ids:
+            return
+        self._ids.discard(instance_id)
+        for name, ids in list(self._names.items()):
+            if instance_id in ids:
+                remaining = [other for other in ids if other != instance_id]
+                if remaining:
+                    self._names[name] = remaining
+                else:
+                    del self._names[name]
 
     def counts_by_status(self) -> dict[str, int]:
         return dict(Counter(self._statuses.values()))
@@ -136,11 +156,13 @@ class InstanceIndex:
 
     async def _find_on_novita(self, client: NovitaClient, ref: str) -> Instance | None:
         try:
-            return await client.get_instance(ref)
+            instance = await client.get_instance(ref)
         except NovitaNotFound:
-            pass
-        # Novita's name filter is fuzzy; only an exact match counts.
-        named = [i for i in await client.list_all_instances(name=ref) if i.name == ref]
+            instance = None
+        if instance is not None and not instance.is_gone:
+            return instance
+        # Novita's name filter is fuzzy; only an exact match counts, and only one that still exists.
+        named = [i for i in await client.list_all_instances(name=ref) if i.name == ref and not i.is_gone]
         if len(named) > 1:
             raise AmbiguousName(ref, sorted(i.id for i in named))
         return named[0] if named else None
@@ -150,7 +172,8 @@ class InstanceIndex:
         existing = await self._store.get(instance.id)
         record = record_from_instance(instance, existing, None, now)
         if existing is None:
-            await self._store.put(record)
+            # Inserted whole if still absent; merged (Novita's fields only) if a sync got there first.
+            await self._store.put_many([record], fields=NOVITA_FIELDS)
             event = events.instance_event(
                 events.DISCOVERED, record, actor="daemon", now=now, status=record.status, via="ping"
             )

@@ -136,9 +136,8 @@ class JobRunner:
         await run_sync(self.ctx)
 
     async def _autostop(self) -> None:
-        summary = await run_scheduled_autostop(self.ctx)
-        self.ctx.last_autostop_check = summary
-        log.info("%s", summary["summary"])
+        # run_scheduled_autostop logs the run's one-line summary.
+        self.ctx.last_autostop_check = await run_scheduled_autostop(self.ctx)
 
     async def _purge(self) -> None:
         ctx = self.ctx

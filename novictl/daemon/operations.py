@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -16,6 +17,8 @@ __all__ = [
     "run_scheduled_autostop",
     "run_sync",
 ]
+
+log = logging.getLogger(__name__)
 
 
 async def run_sync(
@@ -39,7 +42,9 @@ async def run_sync(
 
 
 async def run_autostop_check(ctx: DaemonContext, *, dry_run: bool) -> AutoStopReport:
-    """One auto-stop run. Buffered pings are written first: an acknowledged ping must count."""
+    """One auto-stop run, logged in one line. Buffered pings are written before the plan and again right
+    before the candidates are re-read: every ping acknowledged before the re-check counts. A real run
+    holds the store's auto-stop lock (``LockHeld``, HTTP 409, while another run has it)."""
     from novictl.core.autostop_runner import run_autostop
 
     await ctx.pings.flush()
@@ -50,14 +55,23 @@ async def run_autostop_check(ctx: DaemonContext, *, dry_run: bool) -> AutoStopRe
         clock=ctx.clock,
         dry_run=dry_run,
         page_size=ctx.settings.novita.page_size,
+        before_recheck=ctx.pings.flush,
+        lock_owner=ctx.daemon_id,
     )
     count_autostop_report(ctx, report)
+    log.info("%s", report.summary_line())
     return report
 
 
 async def run_scheduled_autostop(ctx: DaemonContext) -> dict[str, Any]:
-    """The scheduled check: real unless the daemon or the settings say dry run. Returns the summary."""
+    """The scheduled check: real unless the daemon or the settings say dry run. Returns the summary.
+
+    A scheduled dry run (``novictl daemon --dry-run``) is recorded as the last run, marked dry."""
+    from novictl.core.autostop_runner import record_dry_run
+
     report = await run_autostop_check(ctx, dry_run=ctx.autostop_dry_run)
+    if report.dry_run:
+        await record_dry_run(ctx.store, report)
     return {"summary": report.summary_line(), **report.summary()}
 
 
@@ -66,7 +80,7 @@ def count_autostop_report(ctx: DaemonContext, report: AutoStopReport) -> None:
     totals = report.totals
     ctx.metrics.autostop_runs.labels("dry-run" if report.dry_run else "real").inc()
     ctx.metrics.autostop_stops.inc(totals.get("stopped", 0))
-    ctx.metrics.autostop_skips.inc(totals.get("skip", 0))
+    ctx.metrics.autostop_skips.inc(report.held_back)
     ctx.metrics.autostop_errors.inc(len(report.errors))
 
 

@@ -24,7 +24,9 @@ import httpx
 from novictl import __version__
 from novictl.errors import (
     CircuitOpen,
+    NovitaBadRequest,
     NovitaError,
+    NovitaNotFound,
     NovitaRateLimited,
     NovitaUnavailable,
 )
@@ -171,7 +173,19 @@ class NovitaClient:
         return parse_models(Product, field(data, "data"), "products")
 
     async def get_template(self, template_id: str) -> Template:
-        data = await self._request("GET", "/template", params={"templateId": template_id})
+        """One template; :class:`NovitaNotFound` naming it when Novita does not know it (Novita answers an
+        unknown template with 400 ``TEMPLATE_NOT_FOUND``, not a 404)."""
+        try:
+            data = await self._request("GET", "/template", params={"templateId": template_id})
+        except (NovitaNotFound, NovitaBadRequest) as error:
+            if isinstance(error, NovitaBadRequest) and (error.reason or "").upper() != "TEMPLATE_NOT_FOUND":
+                raise
+            raise NovitaNotFound(
+                f"no template {template_id!r} on Novita",
+                status=error.status,
+                reason=error.reason,
+                hint="check the template id in Novita's console (Templates)",
+            ) from error
         return parse_model(Template, field(data, "template", default=data), "template")
 
     async def list_repository_auths(self) -> list[RepositoryAuth]:

@@ -143,6 +143,40 @@ def test_run_yes_stops_each_idle_instance_once_and_stats_show_it(world: World, c
     assert "estimated savings" in text.out
 
 
+def test_run_is_refused_with_exit_5_while_another_run_holds_the_lock(
+    world: World, cli: Any, tmp_path: Path
+) -> None:
+    import asyncio
+
+    from novictl.core.autostop import AUTOSTOP_LOCK
+    from novictl.store import StoreOptions, open_store
+
+    async def hold() -> tuple[Any, str]:
+        store = await open_store(StoreOptions(sqlite_path=tmp_path / "state.db"))
+        token = await store.acquire_lock(AUTOSTOP_LOCK, 60, owner="daemon@elsewhere")
+        assert token is not None
+        return store, token
+
+    store, token = asyncio.run(hold())
+    try:
+        done = cli("autostop", "run", "--yes")
+        assert done.code == 5, done.err
+        assert "auto-stop already running" in done.err
+        assert sum(world.stop_calls().values()) == 0
+        assert cli("autostop", "check").code == 0  # a dry run needs no lock
+    finally:
+        asyncio.run(_release(store, token))
+    assert cli("autostop", "run", "--yes").code == 0
+    assert world.stop_calls() == dict.fromkeys(world.ids, 1)
+
+
+async def _release(store: Any, token: str) -> None:
+    from novictl.core.autostop import AUTOSTOP_LOCK
+
+    assert await store.release_lock(AUTOSTOP_LOCK, token)
+    await store.close()
+
+
 def test_set_idle_off_and_default(world: World, cli: Any) -> None:
     first = world.names[0]
     done = cli("autostop", "set", first, "--idle", "2h", "--json")

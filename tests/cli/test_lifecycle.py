@@ -54,6 +54,7 @@ def test_create_wait_list_show_and_quiet(novictl_cli: Cli, emulator: Any) -> Non
     password = emulator.state.instance(data["id"])["connectComponentSSH"]["password"]
     text = novictl_cli("show", data["id"])
     assert "ssh -p" in text.out
+    assert text.out.splitlines()[0].split() == ["name", "t1"]  # key/value rows, no empty header row
     assert "secret-path" not in shown.out + text.out
     assert password not in shown.out + text.out
 
@@ -151,6 +152,11 @@ def test_error_paths_have_exact_messages_and_codes(
     assert bad_port.err.startswith(
         "error: bad --port '8888/ftp': expected PORT/TYPE such as 8888/http or 22/tcp\n"
     )
+    assert emulator.state.calls["POST /gpu/instance/create"] == 2
+
+    no_template = novictl_cli("create", "x", "--gpu", "3090", "--template", "nope")
+    assert no_template.code == 4
+    assert no_template.err.startswith("error: no template 'nope' on Novita\n")
     assert emulator.state.calls["POST /gpu/instance/create"] == 2
 
 

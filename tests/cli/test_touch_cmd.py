@@ -72,3 +72,25 @@ def test_touch_errors(instance: dict[str, str], cli: Any) -> None:
     done = cli("touch", instance["id"], "--at", "yesterday-ish")
     assert done.code == 2
     assert "ISO-8601" in done.err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("touch", "{id}", "--at", "9999-12-31T23:59:59-05:00"),  # past year 9999 once in UTC
+        ("touch", "{id}", "--at", "0001-01-01T00:00:00+01:00"),  # before year 1 once in UTC
+        ("autostop", "pin", "{id}", "--until", "9999-12-31T23:59:59-05:00"),
+        ("autostop", "pin", "{id}", "--until", "9999-12-31T23:00:00Z"),  # valid, but no pin lasts that long
+        ("autostop", "pin", "{id}", "--for", "99999999999d"),
+        ("autostop", "set", "{id}", "--idle", "1e400"),
+        ("events", "--since", "99999999999d"),
+    ],
+)
+def test_out_of_range_times_are_usage_errors(
+    instance: dict[str, str], cli: Any, args: tuple[str, ...]
+) -> None:
+    done = cli(*(arg.format(id=instance["id"]) for arg in args))
+    assert done.code == 2, done.err
+    assert "unexpected" not in done.err
+    assert "Traceback" not in done.err
+    assert any(word in done.err for word in ("out of range", "longer than", "more than")), done.err

@@ -152,6 +152,31 @@ async def test_a_ping_between_check_and_act_keeps_it(emulator, novita_client, st
     assert stops(emulator, instance_id) == 0
 
 
+async def test_a_pin_written_between_the_runs_read_and_its_write_survives(
+    emulator, novita_client, store, clock
+) -> None:
+    import asyncio
+
+    from novictl.core.autostop import pin_instance
+
+    [instance_id] = running_instances(emulator, 1)
+    await track(store, clock, instance_id, used=45)
+    # The stop call hangs a moment: the run has read the record and will write it back afterwards.
+    emulator.state.script_fault("slow", path="POST /gpu/instance/stop", seconds=0.3)
+    running = asyncio.ensure_future(run(novita_client, store, clock))
+    while stops(emulator, instance_id) == 0:
+        await asyncio.sleep(0.005)
+    until = clock.now() + timedelta(hours=2)
+    await pin_instance(store, instance_id, until=until, clock=clock)
+
+    report = await running
+    assert report.entries[0].verdict == "stopped"
+    stored = await store.get(instance_id)
+    assert stored is not None
+    assert (stored.stopped_by, OPEN_STOP_KEY in stored.extra) == ("autostop", True)  # the run's fields …
+    assert (stored.pinned_until, stored.policy_changed_at) == (until, clock.now())  # … and the pin's
+
+
 async def test_novita_get_failing_during_recheck_skips_without_stopping(
     emulator, novita_client, store, clock
 ) -> None:
@@ -207,7 +232,8 @@ async def test_store_unreadable_during_recheck_skips_without_stopping(
         assert (report.entries[0].verdict, report.entries[0].reason) == ("skip", "store unreadable")
         assert report.errors
         assert emulator.state.calls["POST /gpu/instance/stop"] == 0
-        assert emulator.state.calls["GET /gpu/instance"] == 0
+        # Novita is re-read before the store (the store read must be the last look before acting).
+        assert emulator.state.calls["GET /gpu/instance"] == 1
         with pytest.raises(StoreError):
             await plan_autostop(client=novita_client, store=store, settings_autostop=SETTINGS, clock=clock)
     finally:

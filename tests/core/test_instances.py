@@ -304,3 +304,73 @@ async def test_refresh_store_honours_its_ttl(
     frozen_clock.advance(seconds=60)
     await instances.refresh_store(novita_client, store, clock=frozen_clock, max_age_seconds=30)
     assert emulator.state.calls["GET /gpu/instances"] == lists + 1
+
+
+async def test_a_deleted_namesake_is_never_a_candidate(
+    novita_client: NovitaClient, store: StateStore, make_instance: MakeInstance, frozen_clock: FrozenClock
+) -> None:
+    from novictl.core.pings import find_record
+
+    old = await instances.resolve(store, novita_client, make_instance("t3"))
+    await instances.delete(novita_client, store, old, clock=frozen_clock)  # recorded as toRemove
+    new_id = make_instance("t3")
+    assert (await instances.resolve(store, novita_client, "t3")).id == new_id
+    assert (await find_record(store, "t3")).id == new_id  # touch, pin, set: the same answer
+    await store.put_many(
+        [old.model_copy(update={"status": "terminated", "terminated_at": frozen_clock.now()})]
+    )
+    assert (await find_record(store, "t3")).id == new_id
+
+
+async def test_a_pin_written_while_a_stop_is_under_way_survives(
+    novita_client: NovitaClient, store: StateStore, make_instance: MakeInstance, emulator: Any,
+    frozen_clock: FrozenClock,
+) -> None:  # fmt: skip
+    from datetime import timedelta
+
+    from novictl.core.autostop import pin_instance
+
+    record = await instances.resolve(store, novita_client, make_instance("box"))
+    emulator.state.script_fault("slow", path="POST /gpu/instance/stop", seconds=0.3)
+    stopping = asyncio.ensure_future(instances.stop(novita_client, store, record, clock=frozen_clock))
+    while emulator.state.calls["POST /gpu/instance/stop"] == 0:
+        await asyncio.sleep(0.005)
+    until = frozen_clock.now() + timedelta(hours=2)
+    await pin_instance(store, record.id, until=until, clock=frozen_clock)  # lands before the stop's write
+
+    assert (await stopping).status == "toStop"
+    stored = await store.get(record.id)
+    assert stored is not None
+    assert (stored.status, stored.stopped_by) == ("toStop", "user")
+    assert (stored.pinned_until, stored.policy_changed_at) == (until, frozen_clock.now())
+
+
+async def test_stop_many_writes_the_store_once_for_the_whole_batch(
+    novita_client: NovitaClient, store: StateStore, make_instance: MakeInstance, emulator: Any
+) -> None:
+    ids = [make_instance(f"box-{n}") for n in range(12)]
+    records = [await instances.resolve(store, novita_client, instance_id) for instance_id in ids]
+    emulator.state.script_fault("status", status=400, path="/gpu/instance/stop")  # one fails outright
+
+    counted: Any = store
+    trips = getattr(counted, "round_trips", None)  # Redis counts its round trips
+    outcomes = await instances.stop_many(novita_client, store, records, concurrency=4)
+    if trips is not None:
+        # One merge of the changed fields (watch, read, write) and one append of every event: the same
+        # four round trips for 12 instances as for 1, where it was two (or more) per instance.
+        assert counted.round_trips - trips == 3 + 1
+    assert [o.success for o in outcomes].count(True) == 11
+    stored = await store.get_many(ids)
+    assert sum(1 for r in stored.values() if r.stopped_by == "stop-all") == 11
+    events = await store.list_events(types=["instance.stopped", "instance.stop_failed"], limit=50)
+    assert [e.type for e in events].count("instance.stopped") == 11
+    assert [e.type for e in events].count("instance.stop_failed") == 1
+
+
+async def test_an_unknown_template_is_not_found_and_named(
+    novita_client: NovitaClient, store: StateStore
+) -> None:
+    with pytest.raises(NotFoundError) as info:
+        await instances.create(novita_client, store, CreateSpec(name="t", gpu="4090", template_id="nope"))
+    assert info.value.exit_code == 4
+    assert info.value.message == "no template 'nope' on Novita"

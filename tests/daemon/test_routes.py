@@ -132,6 +132,24 @@ async def test_lifecycle_by_id_and_by_name(daemon_harness, emulator) -> None:
     assert gone.status_code == 404
 
 
+async def test_delete_then_create_a_namesake_and_the_name_pings_the_new_one(daemon_harness, emulator) -> None:
+    harness = await daemon_harness()
+    body = {"name": "t3", "gpu": "4090", "image": "pytorch/pytorch:latest"}
+    old = (await harness.http.post("/api/instances", json=body)).json()["id"]
+    emulator.state.set_status(old, "running")
+    assert (await harness.http.delete(f"/api/instances/{old}")).status_code == 202
+    new = (await harness.http.post("/api/instances", json=body)).json()["id"]
+
+    for refresh in (False, True):  # what the daemon learnt itself, then the store's view
+        if refresh:
+            await harness.ctx.index.refresh()
+        ping = await harness.http.put("/api/instances/t3/last-used", json={})
+        assert ping.status_code == 200, ping.text
+        assert ping.json()["instanceId"] == new
+    # The deleted one answers by id no more either, as in the CLI.
+    assert (await harness.http.put(f"/api/instances/{old}/last-used", json={})).status_code == 404
+
+
 async def test_create_instance_returns_201(daemon_harness, emulator) -> None:
     harness = await daemon_harness()
     response = await harness.http.post(
@@ -143,6 +161,9 @@ async def test_create_instance_returns_201(daemon_harness, emulator) -> None:
     assert (await harness.ctx.store.get(body["id"])) is not None
     bad = await harness.http.post("/api/instances", json={"name": "x", "image": "y"})  # no gpu nor product
     assert bad.status_code == 400
+    assert bad.json()["error"]["message"] == 'give exactly one of "productId" or "gpu"'  # no CLI flags
+    no_image = await harness.http.post("/api/instances", json={"name": "x", "gpu": "4090"})
+    assert no_image.json()["error"]["message"] == 'give "image" or "templateId"'
 
 
 async def test_autostop_trigger_is_a_dry_run_by_default(daemon_harness, emulator) -> None:
@@ -167,7 +188,7 @@ async def test_autostop_trigger_is_a_dry_run_by_default(daemon_harness, emulator
     assert stats["settings"]["idleMinutes"] == 20
     assert stats["counters"]["stops"] == 2
     assert stats["lastRun"]["dryRun"] is False
-    assert "estimatedSavingsUsd" in stats
+    assert stats["savings"]["stillStopped"] == 2
 
 
 async def test_a_buffered_ping_counts_in_the_next_autostop_check(daemon_harness, emulator) -> None:
@@ -248,6 +269,7 @@ async def test_health_metrics_version_and_openapi(daemon_harness, emulator) -> N
     assert body["status"] == "ok"
     assert set(body["checks"]) == {"store", "novita", "scheduler"}
     assert body["lastSync"]["adopted"] == 1
+    assert "changes" not in body["lastSync"]  # counts only; the per-instance list is the sync route's
     assert body["version"]
 
     metrics = await harness.http.get("/metrics")
@@ -276,6 +298,11 @@ async def test_health_metrics_version_and_openapi(daemon_harness, emulator) -> N
         ),
         ("PUT", "/api/instances/x/last-used", {"json": {"lastUsedAt": "yesterday-ish"}}),
         ("PUT", "/api/instances/x/last-used", {"json": [1, 2, 3]}),
+        # Valid ISO-8601, but past year 9999 once in UTC: astimezone() overflows.
+        ("PUT", "/api/instances/x/last-used", {"json": {"lastUsedAt": "9999-12-31T23:59:59-05:00"}}),
+        ("POST", "/api/instances/x/pin", {"json": {"until": "9999-12-31T23:59:59-05:00"}}),
+        ("POST", "/api/instances/x/pin", {"json": {"for": "99999999999d"}}),
+        ("POST", "/api/instances/x/pin", {"json": {"for": "1e400"}}),
         ("POST", "/api/instances/auto-stop/trigger", {"json": {"dryRun": {"nested": True}}}),
         ("POST", "/api/instances/sync", {"json": "a string"}),
         ("POST", "/api/instances/stop", {"json": {}}),

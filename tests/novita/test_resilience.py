@@ -82,11 +82,16 @@ async def test_no_retry_on_4xx(
 ) -> None:
     with pytest.raises(NovitaNotFound):
         await novita_client.stop_instance("0123456789abcdef")
+    with pytest.raises(NovitaNotFound) as unknown:
+        await novita_client.get_template("999")  # 400 TEMPLATE_NOT_FOUND: not found, named
+    assert (unknown.value.status, unknown.value.reason) == (400, "TEMPLATE_NOT_FOUND")
+    assert unknown.value.message == "no template '999' on Novita"
+    emulator.state.script_fault("status", status=400, path="/template")
     with pytest.raises(NovitaBadRequest):
-        await novita_client.get_template("999")  # 400 TEMPLATE_NOT_FOUND
+        await novita_client.get_template("1")  # another 400 stays a bad request
 
     assert emulator.state.calls["POST /gpu/instance/stop"] == 1
-    assert emulator.state.calls["GET /template"] == 1
+    assert emulator.state.calls["GET /template"] == 2
     assert novita_sleeps.calls == []
     assert novita_client.stats["retries"] == 0
 

@@ -143,6 +143,27 @@ def test_dry_run_shows_who_would_be_stopped_and_why_and_stops_nothing(
     assert all(web_emulator.state.instance_calls.get(i, {}).get("stop", 0) == 0 for i in ids)
 
 
+def test_the_last_auto_stop_card_shows_the_last_real_run_not_a_dry_run(
+    open_page, seed_and_sync, web_daemon: DaemonProcess
+) -> None:
+    seed_and_sync(1)
+    real = httpx.post(f"{web_daemon.url}/api/instances/auto-stop/trigger", json={"dryRun": False}, timeout=15)
+    assert real.status_code == 200, real.text
+    stopped = real.json()["totals"]["stopped"]
+    assert stopped >= 1
+    page = open_page().page
+    card = page.locator("#card-autostop")
+    expect(card).to_contain_text(f"{stopped} stopped")
+    expect(page.locator("#card-savings")).to_have_text(re.compile(r"^\$\d+\.\d\d$"))
+
+    seed_and_sync(1)
+    page.get_by_role("button", name="Dry-run auto-stop").click()
+    expect(page.locator("#report-summary")).to_contain_text("would stop")
+    page.get_by_role("button", name="Refresh").click()
+    expect(card).to_contain_text(f"{stopped} stopped")  # a preview is not a run
+    expect(card).not_to_contain_text("dry run")
+
+
 def test_sync_shows_the_real_counts(open_page, seed_and_sync, web_daemon: DaemonProcess) -> None:
     seed_and_sync(1)
     page = open_page().page

@@ -79,6 +79,7 @@ async def create_instance(request: Request, body: CreateBody) -> JSONResponse:
         webhook_url=body.webhook_url,
         allow_duplicate_name=body.allow_duplicate_name,
         actor="api",
+        face="api",
     )
     record = await create(ctx.client, ctx.store, spec, clock=ctx.clock)
     ctx.index.add(record)
@@ -168,6 +169,8 @@ async def _lifecycle(ctx: DaemonContext, ref: str, action: str) -> dict[str, Any
         outcome = await instances.stop(ctx.client, ctx.store, record, stopped_by="user", clock=ctx.clock)
     else:
         outcome = await instances.delete(ctx.client, ctx.store, record, clock=ctx.clock)
+    # A deleted instance leaves the index now, so a namesake created next is not "ambiguous".
+    ctx.index.add(record.model_copy(update={"status": outcome.status}))
     return outcome.to_dict()
 
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Query, Request
 
 from novictl.daemon.http.deps import daemon_of
 from novictl.daemon.http.schemas import StopAllBody, SyncBody, TriggerBody, event_view
-from novictl.daemon.operations import json_or_none, run_autostop_check, run_sync
+from novictl.daemon.operations import run_autostop_check, run_sync
 
 __all__ = ["router"]
 
@@ -17,33 +17,21 @@ router = APIRouter(prefix="/api")
 
 @router.get("/instances/auto-stop/stats", tags=["auto-stop"], summary="Settings, last run, counters, savings")
 async def autostop_stats(request: Request) -> dict[str, Any]:
-    from novictl.core.autostop_runner import COUNTERS, LAST_RUN_META
+    """The same figures as ``novictl autostop stats --json``; ``lastRun`` is the last real run (or, for a
+    daemon in dry-run mode, its last scheduled check, marked ``dryRun``), never an on-demand dry run."""
+    from novictl.core.autostop_controls import autostop_stats as stats
 
     ctx = daemon_of(request)
-    settings = ctx.settings.autostop
-    counters = await ctx.store.get_counters()
-    raw_last = await ctx.store.get_meta(LAST_RUN_META)
-    return {
-        "settings": {
-            "enabled": settings.enabled,
-            "idleMinutes": settings.idle_minutes,
-            "checkIntervalMinutes": settings.check_interval_minutes,
-            "startupGraceMinutes": settings.startup_grace_minutes,
-            "warnBeforeMinutes": settings.warn_before_minutes,
-            "maxRuntimeMinutes": settings.max_runtime_minutes,
-            "dryRun": ctx.autostop_dry_run,
-        },
-        "lastRun": json_or_none(raw_last),
-        "counters": {_camel(key): counters.get(name, 0) for key, name in COUNTERS.items()},
-        "estimatedSavingsUsd": round(counters.get(COUNTERS["savings"], 0.0), 6),
-    }
+    return await stats(ctx.store, ctx.settings.autostop, clock=ctx.clock, dry_run=ctx.autostop_dry_run)
 
 
 @router.post("/instances/auto-stop/trigger", tags=["auto-stop"], summary="Run an auto-stop check now")
 async def autostop_trigger(
     request: Request, body: Annotated[TriggerBody | None, Body()] = None
 ) -> dict[str, Any]:
-    """Runs synchronously and returns the report. A dry run (the default) decides and stops nothing."""
+    """Runs synchronously and returns the report. A dry run (the default) decides and stops nothing, and
+    is not recorded as a run. A real run answers 409 while another one (a scheduled check, ``novictl
+    autostop run``, another daemon's) is under way."""
     dry_run = True if body is None else body.dry_run
     report = await run_autostop_check(daemon_of(request), dry_run=dry_run)
     return report.to_dict()
@@ -94,8 +82,3 @@ async def events(
         instance_id=instance_id, types=[event_type] if event_type else None, limit=limit
     )
     return {"events": [event_view(e) for e in found], "total": len(found)}
-
-
-def _camel(key: str) -> str:
-    head, *rest = key.split("_")
-    return head + "".join(part.title() for part in rest)

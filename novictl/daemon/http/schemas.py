@@ -5,13 +5,14 @@ Bodies ignore fields they do not know, so the seed service's clients (which may 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 from novictl.core.autostop_policy import AutoStopSettingsLike
+from novictl.core.clock import as_utc
 from novictl.store.records import Event, InstanceRecord
 
 __all__ = [
@@ -40,11 +41,8 @@ class PingBody(_Body):
     @field_validator("last_used_at")
     @classmethod
     def _as_utc(cls, value: datetime | None) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None or value.utcoffset() is None:
-            value = value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+        # A ValueError (a time past year 9999 once in UTC) becomes a 400 naming the field, not a 500.
+        return None if value is None else as_utc(value)
 
 
 class TriggerBody(_Body):

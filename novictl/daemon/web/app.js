@@ -158,7 +158,7 @@ function renderCards(stats, health) {
       : `${ago(run.ranAt)} · ${count(totals.stopped)} stopped`;
   }
   setText($("card-autostop"), autostop);
-  setText($("card-savings"), stats ? money(stats.estimatedSavingsUsd) : "?");
+  setText($("card-savings"), stats && stats.savings ? money(stats.savings.totalUsd) : "?");
 }
 function renderInstances() {
   renderInstanceRows($("instance-rows"), state.instances, state.selectedId);
