@@ -164,12 +164,16 @@ async def deliver_unless_daemon(store: StateStore, settings: Settings) -> None:
     seconds at most, with a short retry); what still fails stays queued. Never fails the command."""
     import logging
 
-    from novictl.core.clock import utcnow
-    from novictl.core.webhooks import deliver_now
-    from novictl.daemon.heartbeat import check_heartbeat
     from novictl.errors import NovictlError
 
     try:
+        # Most commands queue nothing: one cheap count spares them importing the HTTP sender.
+        if not (await store.delivery_counts()).get("pending"):
+            return
+        from novictl.core.clock import utcnow
+        from novictl.core.webhooks import deliver_now
+        from novictl.daemon.heartbeat import check_heartbeat
+
         beat = await check_heartbeat(store, now=utcnow(), heartbeat_seconds=settings.daemon.heartbeat_seconds)
         if beat.fresh:
             return

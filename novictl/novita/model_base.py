@@ -15,7 +15,11 @@ __all__ = ["EnvVar", "NovitaModel"]
 class NovitaModel(BaseModel):
     """Base of every response model: camelCase aliases, snake_case names, unknown fields kept."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="allow")
+    # defer_build: the schema is built on first use, so commands that never parse a Novita answer
+    # (list and show from the store, touch) do not pay for building every model at import.
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="allow", defer_build=True
+    )
 
 
 class EnvVar(NovitaModel):
