@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import AuthenticationError, NoScriptError, RedisError, WatchError
+from redis.exceptions import AuthenticationError, NoScriptError, RedisError
 
 from novictl.core.clock import Clock
 from novictl.errors import StoreError
@@ -39,6 +39,7 @@ _MERGE_ATTEMPTS = 10
 
 _SCRIPTS = {
     "put": redis_scripts.PUT_RECORDS,
+    "merge": redis_scripts.MERGE_RECORDS,
     "delete": redis_scripts.DELETE_RECORDS,
     "used": redis_scripts.UPDATE_USED,
     "rewrite": redis_scripts.REWRITE_RECORDS,
@@ -267,35 +268,27 @@ class RedisStore(StoreBase):
         ]
 
     async def _merge_chunk(self, chunk: Sequence[InstanceRecord], fields: Collection[str]) -> None:
-        """Merge ``fields`` into what is stored, optimistically: WATCH the records, read, write in MULTI;
-        if another writer touched the records meanwhile, read again. Three round trips per chunk.
-
-        The merge is done here, not in Lua: Redis's cjson would turn ``[]`` into ``{}`` and round big
-        numbers in fields this writer does not own."""
+        """Merge ``fields`` into what is stored: read the documents, merge here, write each back only if it
+        is still what was read (a compare-and-set script); re-read and re-merge just the records another
+        writer changed meanwhile. Two round trips per chunk when nobody interferes."""
         keys = [self._records, self._names, self._index, self._used]
-        ids = [record.id for record in chunk]
+        pending = list(chunk)
         async with self._guard("writing records"):
             for _ in range(_MERGE_ATTEMPTS):
-                async with self._client.pipeline(transaction=True) as pipe:
-                    try:
-                        await pipe.watch(self._records)
-                        self.round_trips += 1
-                        stored = await pipe.hmget(self._records, ids)
-                        self.round_trips += 1
-                        args: list[Any] = []
-                        for record, document in zip(chunk, stored, strict=True):
-                            merged = (
-                                encode_record(record)
-                                if document is None
-                                else merge_document(document, record, fields)
-                            )
-                            args += self._put_args(record, merged)
-                        pipe.multi()  # type: ignore[no-untyped-call]
-                        pipe.eval(redis_scripts.PUT_RECORDS, len(keys), *keys, *args)
-                        await self._send(pipe)
-                        return
-                    except WatchError:
-                        continue
+                stored = await self._send(self._client.hmget(self._records, [r.id for r in pending]))
+                args: list[Any] = []
+                for record, document in zip(pending, stored, strict=True):
+                    if document is None:
+                        seen, merged = "", encode_record(record)
+                    else:
+                        seen, merged = document, merge_document(document, record, fields)
+                    used, source = self._put_args(record, merged)[3:]
+                    args += [record.id, record.name, seen, merged, used, source]
+                [conflicts] = await self._scripts([("merge", keys, args)])
+                changed = {c.decode() if isinstance(c, bytes) else str(c) for c in conflicts}
+                pending = [record for record in pending if record.id in changed]
+                if not pending:
+                    return
             raise StoreError(
                 f"Redis state store {self.url}: records kept changing under a merge write; try again"
             )

@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "DELETE_RECORDS",
     "EXTEND_LOCK",
+    "MERGE_RECORDS",
     "PUT_RECORDS",
     "RELEASE_LOCK",
     "REWRITE_RECORDS",
@@ -37,6 +38,39 @@ for i = 1, #ARGV, 5 do
   end
 end
 return #ARGV / 5
+"""
+
+# KEYS: records, record_names, name_index, last_used
+# ARGV: (id, name, json as read or "" if it was absent, merged json, used µs or "", used source) per record
+# Compare-and-set per record: a record changed since it was read is left alone and its id returned, so the
+# caller re-reads and re-merges only those. (The merge itself is done by the caller, not with cjson here:
+# cjson would turn [] into {} and round big numbers in fields the writer does not own.)
+MERGE_RECORDS = """
+local records, names, index, used = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local conflicts = {}
+for i = 1, #ARGV, 6 do
+  local id, name, seen, doc = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  local us, source = ARGV[i + 4], ARGV[i + 5]
+  local current = redis.call('HGET', records, id)
+  if (current or '') ~= seen then
+    conflicts[#conflicts + 1] = id
+  else
+    local old = redis.call('HGET', names, id)
+    if old ~= name then
+      if old then redis.call('ZREM', index, old .. '\\0' .. id) end
+      redis.call('ZADD', index, 0, name .. '\\0' .. id)
+      redis.call('HSET', names, id, name)
+    end
+    redis.call('HSET', records, id, doc)
+    if us ~= '' then
+      local latest = redis.call('HGET', used, id)
+      if (not latest) or tonumber(us) > tonumber(string.match(latest, '^%d+')) then
+        redis.call('HSET', used, id, us .. ' ' .. source)
+      end
+    end
+  end
+end
+return conflicts
 """
 
 # KEYS: records, record_names, name_index, last_used

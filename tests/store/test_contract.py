@@ -218,3 +218,26 @@ async def test_put_many_with_fields_merges_only_those_fields(
     assert merged.extra == {"tags": [], "big": 12345678901234567}
     assert await store.find_by_name("renamed") == [merged]
     assert await store.get("b2") == fresh  # absent records are stored whole
+
+
+async def test_concurrent_merge_writers_neither_fail_nor_lose_fields(
+    store: StateStore, frozen_clock: FrozenClock
+) -> None:
+    import asyncio
+
+    now = frozen_clock.now()
+    await store.put_many([sample_record(f"r{n}", now, status="running") for n in range(40)])
+    pin = now + timedelta(hours=1)
+
+    async def stop(n: int) -> None:
+        await store.put_many([sample_record(f"r{n}", now, status="exited")], fields={"status"})
+
+    async def pin_it(n: int) -> None:
+        await store.put_many([sample_record(f"r{n}", now, pinned_until=pin)], fields={"pinned_until"})
+
+    # Many writers at once, on different records and twice on each record, each owning other fields.
+    await asyncio.gather(*(stop(n) for n in range(40)), *(pin_it(n) for n in range(40)))
+
+    records = {r.id: r for r in await store.get_all()}
+    assert all(records[f"r{n}"].status == "exited" for n in range(40))
+    assert all(records[f"r{n}"].pinned_until == pin for n in range(40))
