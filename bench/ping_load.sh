@@ -24,6 +24,7 @@ wait_for "http://127.0.0.1:$emu_port/_emulator/health"
 export HOME="$work/home" NOVITA_API_KEY=bench
 export NOVITA_API_BASE_URL="http://127.0.0.1:$emu_port/gpu-instance/openapi/v1"
 export NOVICTL_STORE__URL="sqlite:///$work/state.db" NOVICTL_DAEMON__RATE_LIMIT_PER_MINUTE=100000000
+export NOVICTL_DAEMON__PING_RATE_LIMIT_PER_MINUTE=100000000  # measure the route, not the limiter
 export NOVICTL_AUTOSTOP__DRY_RUN=true
 "$py" -m novictl daemon --port "$daemon_port" >"$work/daemon.log" 2>&1 &
 pids+=($!)

@@ -9,7 +9,14 @@ from fastapi.responses import JSONResponse
 
 from novictl.daemon.context import DaemonContext
 from novictl.daemon.http.deps import daemon_of
-from novictl.daemon.http.schemas import CreateBody, InstanceNameBody, PinBody, PingBody, record_view
+from novictl.daemon.http.schemas import (
+    CreateBody,
+    InstanceNameBody,
+    PinBody,
+    PingAnswer,
+    PingBody,
+    record_view,
+)
 from novictl.store.records import InstanceRecord
 
 __all__ = ["router"]
@@ -19,8 +26,12 @@ router = APIRouter(prefix="/api/instances", tags=["instances"])
 Ref = Annotated[str, Path(min_length=1, max_length=256, description="An instance id or its exact name")]
 
 
-@router.put("/{ref}/last-used", summary="Record that an instance was used (auto-stop counts from it)")
-async def ping(request: Request, ref: Ref, body: Annotated[PingBody | None, Body()] = None) -> dict[str, Any]:
+@router.put(
+    "/{ref}/last-used",
+    summary="Record that an instance was used (auto-stop counts from it)",
+    response_model=PingAnswer,
+)
+async def ping(request: Request, ref: Ref, body: Annotated[PingBody | None, Body()] = None) -> JSONResponse:
     """Answered from memory: the id comes from the in-memory index and the ping joins a buffer written to
     the store at least every second. A future time counts as now. 404 for an instance neither the store
     nor Novita knows; 503 with ``Retry-After`` while the store is failing."""
@@ -31,7 +42,10 @@ async def ping(request: Request, ref: Ref, body: Annotated[PingBody | None, Body
     used_at = min(used_at, now)
     source = (body.source if body is not None else None) or "api"
     ctx.pings.add(instance_id, used_at, source)
-    return {"instanceId": instance_id, "lastUsedAt": used_at.isoformat(), "message": "last used time updated"}
+    # The hot path: a ready JSONResponse skips FastAPI's generic encoding of the return value.
+    return JSONResponse(
+        {"instanceId": instance_id, "lastUsedAt": used_at.isoformat(), "message": "last used time updated"}
+    )
 
 
 @router.get("", summary="Every known instance, with idle time, auto-stop ETA and price")

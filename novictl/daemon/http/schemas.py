@@ -19,6 +19,7 @@ __all__ = [
     "CreateBody",
     "InstanceNameBody",
     "PinBody",
+    "PingAnswer",
     "PingBody",
     "StopAllBody",
     "SyncBody",
@@ -43,6 +44,14 @@ class PingBody(_Body):
     def _as_utc(cls, value: datetime | None) -> datetime | None:
         # A ValueError (a time past year 9999 once in UTC) becomes a 400 naming the field, not a 500.
         return None if value is None else as_utc(value)
+
+
+class PingAnswer(_Body):
+    """What a ping answers (documented in the OpenAPI; the route writes it directly)."""
+
+    instance_id: str
+    last_used_at: datetime
+    message: str
 
 
 class TriggerBody(_Body):
