@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from novictl.cli.app import main
-from novictl.config import ENV_ALIASES
 from novictl.core.clock import utcnow
 from novictl.daemon.heartbeat import Heartbeat, write_heartbeat
 from novictl.store import StoreOptions, open_store
@@ -20,17 +18,10 @@ API_KEY = "sk_live_daemon_cli_SECRET_0123"
 
 
 @pytest.fixture(autouse=True)
-def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
-    monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local" / "state"))
-    for name in {*os.environ} - {"HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME"}:
-        if name.startswith("NOVICTL_") or name in ENV_ALIASES.values():
-            monkeypatch.delenv(name)
+def _isolated(isolated_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The shared isolated home (tests/fixtures/cli.py), with this test's own store."""
     monkeypatch.setenv("NOVICTL_STORE__URL", f"sqlite:///{tmp_path / 'cli-state.db'}")
-    return home
+    return isolated_home
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
