@@ -13,8 +13,8 @@ _SECRET_PARAMS = frozenset({"password", "pass", "passwd", "pwd", "token", "secre
 
 
 def mask_secret(secret: str) -> str:
-    """``****`` plus the last 4 characters when the secret is long enough (≥ 16) for that to be safe."""
-    return MASK + secret[-4:] if len(secret) >= 16 else MASK
+    """``****`` for any non-empty secret: not even a few characters of it are shown."""
+    return MASK if secret else ""
 
 
 def mask_url(url: str, *, hide_path: bool = False) -> str:

@@ -103,7 +103,15 @@ async def resolve_instance_id(store: StateStore, ref: str) -> str:
 
 
 def _full_type(text: str) -> str:
-    return text if "." in text else f"instance.{text}"
+    """``stopped`` or ``instance.stopped``; a type that does not exist is a usage error, not "no events"."""
+    from novictl.core.events import EVENT_TYPES
+    from novictl.errors import UsageError
+
+    full = text if "." in text else f"instance.{text}"
+    if full not in EVENT_TYPES:
+        known = ", ".join(t.removeprefix("instance.") for t in EVENT_TYPES)
+        raise UsageError(f"no event type {text!r}", hint=f"use one of: {known}")
+    return full
 
 
 _COLUMNS = ["time", "event", "instance", "actor", "details"]

@@ -294,7 +294,7 @@ class WebhookSender:
     async def deliver_due(self, *, limit: int = 50) -> DeliveryReport:
         """Claim what is due, send it (concurrently, each with the configured timeout), save the outcomes:
         one store round trip each way. The daemon's delivery job."""
-        lease = self.settings.timeout_seconds * 2 + _LEASE_MARGIN_SECONDS
+        lease = _lease_for(limit, self.settings.timeout_seconds)
         claimed = await self.store.claim_deliveries(now=self.clock.now(), lease_seconds=lease, limit=limit)
         if not claimed:
             return DeliveryReport()
@@ -302,6 +302,12 @@ class WebhookSender:
             done = await self.attempt_all(http, claimed)
         await self.store.save_deliveries(done)
         return _report(claimed, done)
+
+
+def _lease_for(count: int, timeout_seconds: float) -> float:
+    """How long claimed deliveries stay ours: every one may hang for the whole timeout, ``_CONCURRENCY``
+    at a time. A shorter lease would let another daemon claim and send them again mid-pass."""
+    return timeout_seconds * -(-count // _CONCURRENCY) + _LEASE_MARGIN_SECONDS
 
 
 def _report(claimed: Sequence[Delivery], done: Sequence[Delivery]) -> DeliveryReport:
@@ -334,7 +340,7 @@ async def deliver_now(
     that acted while no daemon runs."""
     sender = WebhookSender(store, settings, clock=clock, transport=transport)
     deadline = time.monotonic() + budget_seconds
-    lease = budget_seconds + _LEASE_MARGIN_SECONDS
+    lease = budget_seconds + _lease_for(100, settings.timeout_seconds)
     claimed = await store.claim_deliveries(now=sender.clock.now(), lease_seconds=lease, limit=100)
     if not claimed:
         return DeliveryReport()

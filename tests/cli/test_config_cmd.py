@@ -41,7 +41,7 @@ def test_show_masks_the_api_key_in_text_and_json(
     assert code == 0
     assert API_KEY not in out
     assert "hunter2" not in out
-    assert "****CRET" in out
+    assert "= ****" in out
     assert "env:NOVITA_API_KEY" in out
     assert "redis://:****@db:6379/0" in out
 
@@ -53,7 +53,7 @@ def test_show_masks_the_api_key_in_text_and_json(
     assert list(views) == setting_keys()
     assert views["novita.api_key"] == {
         "key": "novita.api_key",
-        "value": "****CRET",
+        "value": "****",
         "source": "env:NOVITA_API_KEY",
         "env": ["NOVICTL_NOVITA__API_KEY", "NOVITA_API_KEY"],
     }

@@ -152,3 +152,10 @@ def test_follow_prints_new_events_and_ctrl_c_exits_0(tmp_path: Path) -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_an_unknown_type_is_a_usage_error(cli) -> None:
+    done = cli("events", "--type", "bogus")
+    assert done.code == 2
+    assert "no event type 'bogus'" in done.err
+    assert "stopped" in done.err  # the hint lists the real ones

@@ -237,3 +237,11 @@ async def test_deliver_now_is_bounded_and_leaves_the_rest_queued(
     (delivery,) = await store.list_deliveries()
     assert delivery.state == "pending"
     assert "Timeout" in (delivery.last_error or "")
+
+
+def test_a_pass_keeps_its_lease_while_every_claimed_delivery_could_hang() -> None:
+    from novictl.core import webhooks
+
+    # 50 claimed, 8 at a time, each allowed the full 10 s timeout: 7 rounds must fit in the lease.
+    assert webhooks._lease_for(50, 10.0) >= 7 * 10.0
+    assert webhooks._lease_for(8, 10.0) >= 10.0
