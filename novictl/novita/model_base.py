@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from novictl.novita.fields import to_optional_str
+from novictl.novita.fields import Text
 
 __all__ = ["EnvVar", "NovitaModel"]
 
@@ -26,9 +24,4 @@ class EnvVar(NovitaModel):
     """An environment variable; its value is kept out of ``repr`` because env vars often carry tokens."""
 
     key: str
-    value: str = Field(default="", repr=False)
-
-    @field_validator("value", mode="before")
-    @classmethod
-    def _value_as_text(cls, value: Any) -> str:
-        return to_optional_str(value) or ""
+    value: Text = Field(default="", repr=False)

@@ -30,8 +30,8 @@ from novictl.novita.fields import (
     LenientFloat,
     LenientInt,
     OptionalStr,
+    Text,
     UnixTime,
-    to_optional_str,
 )
 from novictl.novita.model_base import EnvVar, NovitaModel
 
@@ -155,10 +155,10 @@ class Instance(NovitaModel):
     """A GPU instance as the list (``GET /gpu/instances``) or detail (``GET /gpu/instance``) returns it."""
 
     id: str
-    name: str = ""
+    name: Text = ""
     cluster_id: OptionalStr = None
     cluster_name: OptionalStr = None
-    status: str = ""
+    status: Text = ""
     image_url: OptionalStr = None
     image_auth_id: OptionalStr = None
     command: OptionalStr = None
@@ -198,11 +198,6 @@ class Instance(NovitaModel):
     free_storage_size: LenientFloat = None
     keep_data_day: LenientInt = None
     """Days Novita keeps a stopped instance's data."""
-
-    @field_validator("name", "status", mode="before")
-    @classmethod
-    def _text_or_empty(cls, value: Any) -> str:
-        return to_optional_str(value) or ""
 
     @field_validator("status_error", "network", "connect_component_ssh", mode="before")
     @classmethod
