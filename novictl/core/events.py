@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from novictl.core.clock import as_utc
+from novictl.core.durations import format_duration
 from novictl.store.outbox import Delivery
 from novictl.store.records import Event, InstanceRecord
 
@@ -40,6 +42,7 @@ __all__ = [
     "body_json",
     "deliveries_for",
     "describe_event",
+    "event_summary",
     "event_view",
     "instance_event",
     "instance_snapshot",
@@ -192,6 +195,72 @@ def describe_event(event: Event) -> str:
             return "auto-stop off"
         return f"idle threshold {data.get('idleMinutes') or 'default'}"
     return ""
+
+
+def _span(seconds: Any) -> str:
+    return format_duration(float(seconds)) if isinstance(seconds, int | float) else "?"
+
+
+def _when(value: Any) -> str:
+    """An ISO-8601 stamp as ``2024-05-01 14:05 UTC``; anything else as it is."""
+    if not isinstance(value, str):
+        return "?" if value is None else str(value)
+    try:
+        stamp = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    return as_utc(stamp).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _summary_of_status(event: Event) -> str:
+    data = event.data
+    was = data.get("from") or "?"
+    to = data.get("to") or (event.instance or {}).get("status") or "?"
+    if event.type == READY:
+        return f"ready: running (was {was})"
+    if event.type == TERMINATED:
+        return f"gone from Novita (was {was})"
+    action = data.get("action")
+    return f"{action} requested: {was} → {to}" if action else f"status {was} → {to}"
+
+
+def event_summary(event: Event) -> str:
+    """What happened, in one line a person reads (the web page's event list): durations as ``1m``,
+    times as ``2024-05-01 14:05 UTC``, no raw JSON."""
+    data = event.data
+    kind = event.type
+    who = data.get("stoppedBy") or event.actor or "?"
+    if kind == STOPPED:
+        return f"stopped by {who}"
+    if kind == STOP_FAILED:
+        error = data.get("error")
+        reason = error.get("message") if isinstance(error, dict) else None
+        return f"stop by {who} failed" + (f": {reason}" if reason else "")
+    if kind == AUTO_STOPPED:
+        idle, threshold = _span(data.get("idleSeconds")), _span(data.get("thresholdSeconds"))
+        return f"auto-stopped after {idle} idle (threshold {threshold})"
+    if kind == AUTOSTOP_PENDING:
+        return f"auto-stop at {_when(data.get('stopAt'))} unless used, touched or pinned"
+    if kind in (STATUS_CHANGED, READY, TERMINATED):
+        return _summary_of_status(event)
+    if kind in (CREATED, DISCOVERED):
+        status = data.get("status") or (event.instance or {}).get("status") or "?"
+        where = data.get("region") or (event.instance or {}).get("region") or "?"
+        if kind == CREATED:
+            return f"created ({status} in {where})"
+        return f"found on Novita ({status} in {where}); auto-stop covers it now"
+    if kind == DELETED:
+        return f"deletion requested by {event.actor or '?'}"
+    if kind == PINNED:
+        return f"pinned until {_when(data.get('pinnedUntil'))}"
+    if kind == UNPINNED:
+        return "unpinned: idle time counts from now"
+    if kind == POLICY_CHANGED:
+        if data.get("disabled"):
+            return "auto-stop turned off"
+        minutes = data.get("idleMinutes")
+        return f"idle threshold set to {minutes} min" if minutes else "idle threshold back to the default"
+    return kind
 
 
 def deliveries_for(events: Sequence[Event]) -> list[Delivery]:

@@ -1,4 +1,5 @@
-"""What the HTTP routes and the scheduled jobs share: settings, store, client, clock, buffers, metrics."""
+"""What the HTTP routes and the scheduled jobs share: settings, store, client, clock, buffers, metrics,
+and the follow-ups of lifecycle actions."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from novictl.daemon.index import InstanceIndex
 from novictl.daemon.metrics import DaemonMetrics
 from novictl.daemon.pings import PingBuffer
+from novictl.daemon.settle import Settler
 
 if TYPE_CHECKING:
     from novictl.config import Settings
@@ -50,6 +52,8 @@ class DaemonContext:
     index: InstanceIndex
     pings: PingBuffer
     started_at: datetime
+    settler: Settler
+    """Follows instances the daemon acted on until Novita reports them settled."""
     dry_run: bool = False
     """``novictl daemon --dry-run``: scheduled auto-stop checks decide and report but stop nothing."""
     scheduler: SchedulerStatus = field(default_factory=SchedulerStatus)
@@ -81,6 +85,7 @@ class DaemonContext:
             index=index,
             pings=PingBuffer(store, metrics=metrics),
             started_at=clock.now(),
+            settler=Settler(store, client, index, clock=clock),
             dry_run=dry_run,
         )
 

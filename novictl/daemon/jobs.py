@@ -1,5 +1,6 @@
-"""The daemon's periodic jobs: auto-stop check, sync, purge of old terminated records, heartbeat, and
-webhook delivery (unlocked: the outbox leases what it hands out, so daemons never send the same one twice).
+"""The daemon's periodic jobs: auto-stop check, sync, purge of old terminated records, heartbeat, the
+re-read of instances stuck in a transitional status (``settle``), and webhook delivery (unlocked: the outbox
+leases what it hands out, so daemons never send the same one twice).
 
 Every job but the heartbeat takes a store lock first (``daemon-job:<name>``, TTL a little under its
 interval) and keeps it after finishing, so among several daemons sharing one Redis exactly one acts per
@@ -21,6 +22,7 @@ from novictl import __version__
 from novictl.core.webhooks import WebhookSender
 from novictl.daemon.heartbeat import Heartbeat, write_heartbeat
 from novictl.daemon.operations import run_scheduled_autostop, run_sync
+from novictl.daemon.settle import SETTLE_POLL_SECONDS
 from novictl.errors import LockHeld, NovictlError, StoreError
 
 if TYPE_CHECKING:
@@ -32,7 +34,7 @@ __all__ = ["JOB_LOCK_PREFIX", "JobName", "JobOutcome", "JobRunner", "JobSchedule
 log = logging.getLogger(__name__)
 
 JOB_LOCK_PREFIX = "daemon-job:"
-JobName = Literal["sync", "autostop", "purge", "heartbeat", "webhooks"]
+JobName = Literal["sync", "autostop", "purge", "heartbeat", "webhooks", "settle"]
 JobOutcome = Literal["ran", "skipped", "failed"]
 _LOCK_SHARE = 0.9
 """A job's lock lives this share of its interval: gone before the holder's next tick, held through others'."""
@@ -51,6 +53,10 @@ class JobSchedule:
     shutdown_grace_seconds: float = 20.0
     webhook_seconds: float = 2.0
     """How often the outbox is polled for due webhook deliveries."""
+    settle_poll_seconds: float = SETTLE_POLL_SECONDS
+    """Time between reads of an instance followed after a lifecycle action."""
+    settle_sweep_seconds: float = 60.0
+    """How often instances recorded in a transitional status for over a minute are re-read."""
 
     @classmethod
     def from_settings(cls, settings: Settings, **changes: Any) -> JobSchedule:
@@ -89,6 +95,10 @@ class JobRunner:
 
     async def purge(self) -> JobOutcome:
         return await self._locked("purge", self.schedule.purge_seconds, self._purge)
+
+    async def settle(self) -> JobOutcome:
+        """Re-read (a bounded batch of) instances stuck in a transitional status for over a minute."""
+        return await self._locked("settle", self.schedule.settle_sweep_seconds, self._settle)
 
     async def webhooks(self) -> JobOutcome:
         """Send the due webhook deliveries (each attempt bounded by ``webhook.timeout_seconds``)."""
@@ -138,6 +148,11 @@ class JobRunner:
     async def _autostop(self) -> None:
         # run_scheduled_autostop logs the run's one-line summary.
         self.ctx.last_autostop_check = await run_scheduled_autostop(self.ctx)
+
+    async def _settle(self) -> None:
+        read = await self.ctx.settler.sweep()
+        if read:
+            log.info("re-read %d instance(s) stuck in a transitional status", read)
 
     async def _purge(self) -> None:
         ctx = self.ctx

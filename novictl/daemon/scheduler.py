@@ -1,6 +1,6 @@
 """APScheduler's ``AsyncIOScheduler`` with the daemon's jobs: sync (at startup, then every interval),
-auto-stop check, purge, heartbeat and webhook delivery. Each job runs at most once at a time; missed ticks
-coalesce."""
+auto-stop check, purge, heartbeat, the settle sweep and webhook delivery. Each job runs at most once at a
+time; missed ticks coalesce."""
 
 from __future__ import annotations
 
@@ -49,6 +49,12 @@ def build_scheduler(runner: JobRunner) -> Any:
         runner.purge,
         "purge",
         now + timedelta(seconds=min(60.0, schedule.purge_seconds)),
+    )
+    every(
+        schedule.settle_sweep_seconds,
+        runner.settle,
+        "settle",
+        now + timedelta(seconds=schedule.settle_sweep_seconds),
     )
     every(
         schedule.webhook_seconds,

@@ -2,8 +2,8 @@
 
 ``Daemon(settings).serve()`` runs until SIGTERM/SIGINT (or :meth:`Daemon.request_stop`), then shuts down in
 order: stop taking requests (uvicorn finishes the ones in flight), stop scheduling, let a running job finish
-(bounded), write the buffered pings, release the job locks, close. ``Daemon.run_once()`` runs every job one
-time and returns (tests, and one-shot use).
+(bounded), cancel the follow-ups of lifecycle actions, write the buffered pings, release the job locks,
+close. ``Daemon.run_once()`` runs every job one time and returns (tests, and one-shot use).
 """
 
 from __future__ import annotations
@@ -152,6 +152,7 @@ class Daemon:
                 settings=self.settings, store=store, client=client, clock=self.clock,
                 daemon_id=self.daemon_id, dry_run=self.dry_run,
             )  # fmt: skip
+            ctx.settler.poll_seconds = self.schedule.settle_poll_seconds
             try:
                 await ctx.index.refresh()
             except StoreError as error:
@@ -160,6 +161,7 @@ class Daemon:
             try:
                 yield ctx
             finally:
+                await ctx.settler.close()
                 await ctx.pings.drain()
         finally:
             self.context = None
@@ -176,6 +178,7 @@ class Daemon:
         ctx.scheduler.running = False
         if not await runner.wait_idle(self.schedule.shutdown_grace_seconds):
             log.warning("a job still runs after %gs; stopping anyway", self.schedule.shutdown_grace_seconds)
+        await ctx.settler.close()  # the sweep (and the next sync) catch what they did not see settle
         for task in tasks:
             task.cancel()
         for task in tasks:

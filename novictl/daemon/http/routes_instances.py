@@ -17,6 +17,7 @@ from novictl.daemon.http.schemas import (
     PingBody,
     record_view,
 )
+from novictl.daemon.settle import UNSETTLED
 from novictl.store.records import InstanceRecord
 
 __all__ = ["router"]
@@ -97,6 +98,7 @@ async def create_instance(request: Request, body: CreateBody) -> JSONResponse:
     )
     record = await create(ctx.client, ctx.store, spec, clock=ctx.clock)
     ctx.index.add(record)
+    ctx.settler.follow(record.id)  # records running (and instance.ready) without waiting for a sync
     return JSONResponse(_view(ctx, record), status_code=201)
 
 
@@ -185,6 +187,9 @@ async def _lifecycle(ctx: DaemonContext, ref: str, action: str) -> dict[str, Any
         outcome = await instances.delete(ctx.client, ctx.store, record, clock=ctx.clock)
     # A deleted instance leaves the index now, so a namesake created next is not "ambiguous".
     ctx.index.add(record.model_copy(update={"status": outcome.status}))
+    if outcome.success and outcome.status in UNSETTLED:
+        # Novita only accepted the action: follow the instance until it settles (and record that).
+        ctx.settler.follow(record.id)
     return outcome.to_dict()
 
 

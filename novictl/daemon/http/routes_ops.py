@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, Query, Request
 from novictl.daemon.http.deps import daemon_of
 from novictl.daemon.http.schemas import StopAllBody, SyncBody, TriggerBody, event_view
 from novictl.daemon.operations import run_autostop_check, run_sync
+from novictl.daemon.settle import UNSETTLED
 
 __all__ = ["router"]
 
@@ -46,15 +47,25 @@ async def sync(request: Request, body: Annotated[SyncBody | None, Body()] = None
 
 @router.post("/instances/stop-all", tags=["instances"], summary="Stop every running instance")
 async def stop_all(request: Request, body: Annotated[StopAllBody | None, Body()] = None) -> dict[str, Any]:
-    """``count`` is how many were stopped (or would be, in a dry run), ``failed`` how many could not be."""
+    """``count`` is how many were stopped (or would be, in a dry run), ``failed`` how many could not be,
+    ``usdPerHour`` what they burn together. With ``instanceIds`` only those are stopped (the ones of them
+    still running): a confirmation built from a dry run stops exactly what it named, nothing started since.
+    Every stopped instance is followed until Novita reports it exited."""
     from novictl.core.instances import running_instances, stop_many
 
     ctx = daemon_of(request)
-    dry_run = body is not None and body.dry_run
+    body = body or StopAllBody()
     records = await running_instances(ctx.client, ctx.store, clock=ctx.clock)
-    if dry_run:
-        results = [{"instanceId": r.id, "name": r.name, "success": True} for r in records]
-        return {"count": len(results), "failed": 0, "dryRun": True, "results": results}
+    if body.instance_ids is not None:
+        wanted = set(body.instance_ids)
+        records = [r for r in records if r.id in wanted]
+    burn = round(sum(r.price_per_hour or 0.0 for r in records), 4)
+    if body.dry_run:
+        results = [
+            {"instanceId": r.id, "name": r.name, "pricePerHour": r.price_per_hour, "success": True}
+            for r in records
+        ]
+        return {"count": len(results), "failed": 0, "dryRun": True, "usdPerHour": burn, "results": results}
     outcomes = await stop_many(ctx.client, ctx.store, records, stopped_by="stop-all", clock=ctx.clock)
     results = []
     for outcome in outcomes:
@@ -65,9 +76,14 @@ async def stop_all(request: Request, body: Annotated[StopAllBody | None, Body()]
         }
         if outcome.error is not None:
             item["error"] = outcome.error.message
+        elif outcome.status in UNSETTLED:
+            ctx.settler.follow(outcome.instance_id)
         results.append(item)
     failed = sum(1 for outcome in outcomes if not outcome.success)
-    return {"count": len(outcomes) - failed, "failed": failed, "dryRun": False, "results": results}
+    return {
+        "count": len(outcomes) - failed, "failed": failed, "dryRun": False, "usdPerHour": burn,
+        "results": results,
+    }  # fmt: skip
 
 
 @router.get("/events", tags=["events"], summary="The audit log, newest first")

@@ -6,7 +6,7 @@ Bodies ignore fields they do not know, so the seed service's clients (which may 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
@@ -66,7 +66,13 @@ class SyncBody(_Body):
 
 
 class StopAllBody(_Body):
+    """``POST /api/instances/stop-all``: every running instance, or only ``instanceIds`` (those still
+    running)."""
+
     dry_run: bool = False
+    instance_ids: list[Annotated[str, Field(min_length=1, max_length=256)]] | None = Field(
+        None, max_length=1000, description="Stop only these (the ones still running); default: every one"
+    )
 
 
 class PinBody(_Body):
@@ -132,6 +138,9 @@ def record_view(
 
 
 def event_view(event: Event) -> dict[str, Any]:
+    """An event as ``GET /api/events`` shows it: ``novictl events --json``'s shape plus ``summary``, one
+    line a person reads (the page shows it instead of the raw ``data``)."""
+    from novictl.core.events import event_summary
     from novictl.core.events import event_view as audit_view
 
-    return audit_view(event)
+    return {**audit_view(event), "summary": event_summary(event)}

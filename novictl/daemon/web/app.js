@@ -7,6 +7,12 @@ import { STATUS_FAMILIES, ago, badge, clock, count, formatDuration, money, plura
 import { eventItem, renderInstanceRows, reportRow, setRowBusy } from "./rows.js";
 
 const DEFAULT_REFRESH_SECONDS = 30;
+// While an instance is on its way somewhere (toStop, starting …) the daemon follows it; the page looks again
+// this often so the row settles on screen soon after it settles on Novita.
+const SETTLING_REFRESH_SECONDS = 2;
+const SETTLING = new Set(["toCreate", "creating", "pulling", "pending", "toStart", "starting", "toStop",
+  "stopping", "toRestart", "restarting", "toRemove", "removing"]);
+const GUARDED_BUTTONS = ["sync-button", "dry-run-button", "stop-all-button"];
 const EVENTS_SHOWN = 20;
 
 const $ = (id) => document.getElementById(id);
@@ -49,10 +55,16 @@ function clearMessages() {
 
 // -- the token -------------------------------------------------------------------------------------
 
+// Actions need the daemon: while the page waits for the token they wait too.
+function setLocked(locked) {
+  state.locked = locked;
+  for (const id of GUARDED_BUTTONS) $(id).disabled = locked;
+}
+
 function askForToken() {
   const refused = sessionStorage.getItem(TOKEN_KEY) !== null;
   sessionStorage.removeItem(TOKEN_KEY);
-  state.locked = true;
+  setLocked(true);
   $("token-panel").hidden = false;
   $("loading").hidden = true;
   const message = $("token-error");
@@ -70,7 +82,7 @@ async function submitToken(event) {
   sessionStorage.setItem(TOKEN_KEY, token);
   $("token-error").hidden = true;
   if (await load()) {
-    state.locked = false;
+    setLocked(false);
     $("token-panel").hidden = true;
     $("token-input").value = "";
   }
@@ -98,7 +110,7 @@ async function load() {
     }
     state.instances = list.value.instances || [];
     state.loadedOnce = true;
-    state.locked = false;
+    setLocked(false);
     $("token-panel").hidden = true;
     if ($("error").dataset.fromLoad === "true") $("error").hidden = true;
     renderInstances();
@@ -124,11 +136,13 @@ function refreshSeconds() {
 
 function scheduleRefresh() {
   clearTimeout(state.timer);
+  const settling = state.instances.some((i) => SETTLING.has(i.status));
+  const seconds = settling ? Math.min(state.refreshSeconds, SETTLING_REFRESH_SECONDS) : state.refreshSeconds;
   state.timer = setTimeout(() => {
     // A locked page waits for the token; a hidden tab refreshes when it shows again.
     if (state.locked || document.hidden) scheduleRefresh();
     else load();
-  }, state.refreshSeconds * 1000);
+  }, seconds * 1000);
 }
 
 // -- rendering -------------------------------------------------------------------------------------
@@ -292,26 +306,40 @@ function confirmDialog(title, text, okLabel) {
   });
 }
 
+// The dialog names what the daemon would stop now (a dry run, not the possibly stale table), and the
+// confirmation stops exactly those: an instance started while the dialog was open is not touched.
 async function stopAll() {
-  const running = state.instances.filter((i) => i.status === "running");
-  if (running.length === 0) {
+  clearMessages();
+  let preview;
+  try {
+    preview = await api("/api/instances/stop-all", { method: "POST", body: { dryRun: true } });
+  } catch (error) {
+    showError("Could not list the running instances", error);
+    return;
+  }
+  const chosen = preview.results || [];
+  if (chosen.length === 0) {
     notify("Nothing to stop: no instance is running.");
     return;
   }
-  const burn = running.reduce((sum, i) => sum + (i.pricePerHour || 0), 0);
-  const n = running.length;
+  const n = chosen.length;
+  const names = chosen.map((r) => r.name || r.instanceId);
+  const shown = names.length > 8 ? `${names.slice(0, 8).join(", ")} and ${names.length - 8} more` : names.join(", ");
   const sure = await confirmDialog(
     `Stop ${plural(n, "running instance")}?`,
-    `This stops ${plural(n, "running instance")}, burning ${money(burn, "/h")} together. ` +
-      "Their disks are kept; start them again any time.",
+    `This stops ${plural(n, "running instance")} (${shown}), burning ${money(preview.usdPerHour, "/h")} ` +
+      "together. Their disks are kept; start them again any time.",
     `Stop ${n}`,
   );
   if (!sure) return;
+  const instanceIds = chosen.map((r) => r.instanceId);
   await withButton($("stop-all-button"), "Stopping…", async () => {
     try {
-      const r = await api("/api/instances/stop-all", { method: "POST", body: {} });
+      const r = await api("/api/instances/stop-all", { method: "POST", body: { instanceIds } });
       const failed = count(r.failed) ? `, ${count(r.failed)} failed` : "";
-      notify(`Stop all: ${plural(count(r.count), "instance")} stopped${failed}.`);
+      const gone = n - count(r.count) - count(r.failed);
+      const left = gone > 0 ? ` (${gone} had stopped already)` : "";
+      notify(`Stop all: ${plural(count(r.count), "instance")} stopped${failed}${left}.`);
     } catch (error) {
       showError("Stop all failed", error);
     }

@@ -137,15 +137,12 @@ export function eventItem(event) {
   const time = document.createElement("time");
   time.dateTime = event.occurredAt;
   time.textContent = `${new Date(event.occurredAt).toLocaleString()} (${ago(event.occurredAt)})`;
-  const type = document.createElement("strong");
-  type.textContent = event.type;
+  // The daemon's one-line summary first; who did it and the raw type (what logs and webhooks say) after.
+  const summary = document.createElement("strong");
+  summary.textContent = event.summary || event.type;
   const detail = document.createElement("span");
   detail.className = "event-detail";
-  // The name and id are the panel's heading already; empty fields say nothing.
-  const fields = Object.entries(event.data || {})
-    .filter(([key, value]) => key !== "name" && key !== "instanceId" && value !== null && value !== "")
-    .map(([key, value]) => `${key}: ${typeof value === "object" ? JSON.stringify(value) : value}`);
-  detail.textContent = ` by ${event.actor || "?"}${fields.length ? ` · ${fields.join(", ")}` : ""}`;
-  item.append(time, " ", type, detail);
+  detail.textContent = ` · by ${event.actor || "?"} · ${event.type}`;
+  item.append(time, " ", summary, detail);
   return item;
 }
