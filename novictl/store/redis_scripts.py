@@ -17,12 +17,10 @@ __all__ = [
     "UPDATE_USED",
 ]
 
-# KEYS: records, record_names, name_index, last_used
-# ARGV: (id, name, json, used µs or "", used source) per record
-PUT_RECORDS = """
+# Shared by the record writers: store one document, keep the name index in step, move last use forward.
+_WRITE_RECORD = """
 local records, names, index, used = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-for i = 1, #ARGV, 5 do
-  local id, name, doc, us, source = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
+local function write(id, name, doc, us, source)
   local old = redis.call('HGET', names, id)
   if old ~= name then
     if old then redis.call('ZREM', index, old .. '\\0' .. id) end
@@ -31,47 +29,46 @@ for i = 1, #ARGV, 5 do
   end
   redis.call('HSET', records, id, doc)
   if us ~= '' then
-    local current = redis.call('HGET', used, id)
-    if (not current) or tonumber(us) > tonumber(string.match(current, '^%d+')) then
+    local latest = redis.call('HGET', used, id)
+    if (not latest) or tonumber(us) > tonumber(string.match(latest, '^%d+')) then
       redis.call('HSET', used, id, us .. ' ' .. source)
     end
   end
 end
+"""
+
+# KEYS: records, record_names, name_index, last_used
+# ARGV: (id, name, json, used µs or "", used source) per record
+PUT_RECORDS = (
+    _WRITE_RECORD
+    + """
+for i = 1, #ARGV, 5 do
+  write(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4])
+end
 return #ARGV / 5
 """
+)
 
 # KEYS: records, record_names, name_index, last_used
 # ARGV: (id, name, json as read or "" if it was absent, merged json, used µs or "", used source) per record
 # Compare-and-set per record: a record changed since it was read is left alone and its id returned, so the
 # caller re-reads and re-merges only those. (The merge itself is done by the caller, not with cjson here:
 # cjson would turn [] into {} and round big numbers in fields the writer does not own.)
-MERGE_RECORDS = """
-local records, names, index, used = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+MERGE_RECORDS = (
+    _WRITE_RECORD
+    + """
 local conflicts = {}
 for i = 1, #ARGV, 6 do
-  local id, name, seen, doc = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-  local us, source = ARGV[i + 4], ARGV[i + 5]
-  local current = redis.call('HGET', records, id)
-  if (current or '') ~= seen then
+  local id = ARGV[i]
+  if (redis.call('HGET', records, id) or '') ~= ARGV[i + 2] then
     conflicts[#conflicts + 1] = id
   else
-    local old = redis.call('HGET', names, id)
-    if old ~= name then
-      if old then redis.call('ZREM', index, old .. '\\0' .. id) end
-      redis.call('ZADD', index, 0, name .. '\\0' .. id)
-      redis.call('HSET', names, id, name)
-    end
-    redis.call('HSET', records, id, doc)
-    if us ~= '' then
-      local latest = redis.call('HGET', used, id)
-      if (not latest) or tonumber(us) > tonumber(string.match(latest, '^%d+')) then
-        redis.call('HSET', used, id, us .. ' ' .. source)
-      end
-    end
+    write(id, ARGV[i + 1], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5])
   end
 end
 return conflicts
 """
+)
 
 # KEYS: records, record_names, name_index, last_used
 # ARGV: ids
