@@ -4,8 +4,6 @@ Command modules import only typer and light modules at import time; anything hea
 apscheduler, rich tables) is imported inside the command that needs it, so ``novictl --help`` stays fast.
 """
 
-from __future__ import annotations
-
 import sys
 from pathlib import Path
 from typing import Annotated, NoReturn

@@ -1,7 +1,5 @@
 """``novictl autostop check|run|stats|set|pin|unpin``: see and steer the stopping of idle instances."""
 
-from __future__ import annotations
-
 import math
 import sys
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -50,7 +48,7 @@ def check(
 
     state = get_app(ctx)
 
-    async def go() -> AutoStopReport:
+    async def go() -> "AutoStopReport":
         async with state.novita_client() as client, state.open_store() as store:
             return await run_autostop(
                 client=client,
@@ -82,7 +80,7 @@ def run(ctx: typer.Context, yes: YesOption = False, json_output: JsonFlag = Fals
     if not yes and not settings.dry_run and not sys.stdin.isatty():
         confirm("", yes=False, what="stop idle instances")  # refuses: cron must say --yes
 
-    async def plan_and_apply(client: NovitaClient, store: StateStore) -> AutoStopReport:
+    async def plan_and_apply(client: "NovitaClient", store: "StateStore") -> "AutoStopReport":
         plan = await plan_autostop(
             client=client, store=store, settings_autostop=settings, page_size=state.settings.novita.page_size
         )
@@ -97,7 +95,7 @@ def run(ctx: typer.Context, yes: YesOption = False, json_output: JsonFlag = Fals
             )
         return await apply_autostop(plan, client=client, store=store, settings_autostop=settings)
 
-    async def go() -> AutoStopReport:
+    async def go() -> "AutoStopReport":
         async with state.novita_client() as client, state.open_store() as store:
             if not settings.dry_run:
                 # The same lock as the daemon's runs: never two runs acting side by side.
@@ -180,7 +178,7 @@ def set_policy(
     minutes = math.ceil(seconds(idle, "--idle") / 60) if idle is not None else None
     state = get_app(ctx)
 
-    async def go(store: StateStore, record: InstanceRecord) -> InstanceRecord:
+    async def go(store: "StateStore", record: "InstanceRecord") -> "InstanceRecord":
         return await set_autostop_policy(store, record.id, idle_minutes=minutes, off=off)
 
     _control(state, ref, go, json_output)
@@ -217,7 +215,7 @@ def pin(
     )
     state = get_app(ctx)
 
-    async def go(store: StateStore, record: InstanceRecord) -> InstanceRecord:
+    async def go(store: "StateStore", record: "InstanceRecord") -> "InstanceRecord":
         return await pin_instance(store, record.id, until=end)
 
     _control(state, ref, go, json_output)
@@ -230,7 +228,7 @@ def unpin(ctx: typer.Context, ref: RefArgument, json_output: JsonFlag = False) -
 
     state = get_app(ctx)
 
-    async def go(store: StateStore, record: InstanceRecord) -> InstanceRecord:
+    async def go(store: "StateStore", record: "InstanceRecord") -> "InstanceRecord":
         return await unpin_instance(store, record.id)
 
     _control(state, ref, go, json_output)
@@ -239,7 +237,7 @@ def unpin(ctx: typer.Context, ref: RefArgument, json_output: JsonFlag = False) -
 # -- shared with touch --------------------------------------------------------------------------------
 
 
-async def resolve_record(state: App, store: StateStore, ref: str) -> InstanceRecord:
+async def resolve_record(state: App, store: "StateStore", ref: str) -> "InstanceRecord":
     """The instance ``ref`` names. Asks Novita only when the store does not know it and an API key is set;
     without a key (a job pinging from inside an instance, say) the store alone answers."""
     from novictl.core.instances import resolve
@@ -254,7 +252,7 @@ async def resolve_record(state: App, store: StateStore, ref: str) -> InstanceRec
         return await resolve(store, client, ref)
 
 
-def print_report(state: App, report: AutoStopReport, *, as_json: bool) -> None:
+def print_report(state: App, report: "AutoStopReport", *, as_json: bool) -> None:
     """An auto-stop report as JSON, or as a table with a one-line summary under it."""
     if as_json:
         print_json(report.to_dict())
@@ -292,7 +290,7 @@ def _control(state: App, ref: str, change: Any, json_output: bool) -> None:
     from novictl.core.autostop import describe_autostop, policy_dict
     from novictl.core.clock import utcnow
 
-    async def go() -> InstanceRecord:
+    async def go() -> "InstanceRecord":
         async with state.open_store() as store:
             record = await resolve_record(state, store, ref)
             updated: InstanceRecord = await change(store, record)
@@ -319,7 +317,7 @@ def _exit_failed() -> NoReturn:
     raise SystemExit(1)
 
 
-def _show_candidates(candidates: list[AutoStopEntry]) -> None:
+def _show_candidates(candidates: "list[AutoStopEntry]") -> None:
     sys.stderr.write("would stop:\n")
     for entry in candidates:
         price = f", ${entry.price_per_hour:.2f}/h" if entry.price_per_hour is not None else ""

@@ -1,7 +1,5 @@
 """``novictl completion script|write|names``: shell completion for bash, zsh and fish."""
 
-from __future__ import annotations
-
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated

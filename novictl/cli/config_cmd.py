@@ -1,7 +1,5 @@
 """``novictl config show|path|init``: the settings, where they come from, and a file to start from."""
 
-from __future__ import annotations
-
 import os
 import sys
 from pathlib import Path

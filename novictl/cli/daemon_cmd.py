@@ -1,7 +1,5 @@
 """``novictl daemon``: run the daemon; ``daemon check`` (is one alive?) and ``daemon systemd-unit``."""
 
-from __future__ import annotations
-
 import sys
 from typing import Annotated, Literal
 

@@ -1,7 +1,5 @@
 """``novictl demo``: a narrated tour against the bundled emulator; nothing real is touched."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -11,8 +9,6 @@ from novictl.cli.context import App, get_app, run_async
 from novictl.cli.output import console, print_table
 
 if TYPE_CHECKING:
-    import asyncio
-
     from rich.console import Console
 
     from novictl.novita.client import NovitaClient
@@ -71,7 +67,7 @@ def demo(
     out.print("\n[bold green]demo finished[/bold green] — everything above ran against the emulator.")
 
 
-async def _tour(app: App, out: Console, delay: float) -> None:
+async def _tour(app: App, out: "Console", delay: float) -> None:
     from novictl.core.sync import SyncOptions, sync_instances
 
     settings = app.settings
@@ -108,7 +104,7 @@ async def _tour(app: App, out: Console, delay: float) -> None:
         await _stop_and_wait(out, client, store, instance, delay)
 
 
-async def _autostop(app: App, store: StateStore, client: NovitaClient, created_id: str) -> None:
+async def _autostop(app: App, store: "StateStore", client: "NovitaClient", created_id: str) -> None:
     """The adopted instances have run for days; one was pinged 3 minutes ago: the report keeps it, stops
     the idle ones, and keeps the fresh one in its startup grace."""
     from datetime import timedelta
@@ -130,11 +126,11 @@ async def _autostop(app: App, store: StateStore, client: NovitaClient, created_i
     print_report(app, report, as_json=False)
 
 
-def _step(out: Console, number: int, title: str, command: str) -> None:
+def _step(out: "Console", number: int, title: str, command: str) -> None:
     out.print(f"\n[bold cyan]{number}. {title}[/bold cyan]  [dim]$ {command}[/dim]")
 
 
-async def _show_products(app: App, client: NovitaClient) -> None:
+async def _show_products(app: App, client: "NovitaClient") -> None:
     from novictl.core.products import sort_by_price
 
     products = sort_by_price(await client.list_products())
@@ -152,8 +148,8 @@ async def _show_products(app: App, client: NovitaClient) -> None:
 
 
 async def _create_and_wait(
-    out: Console, client: NovitaClient, store: StateStore, delay: float
-) -> InstanceRecord:
+    out: "Console", client: "NovitaClient", store: "StateStore", delay: float
+) -> "InstanceRecord":
     from novictl.core.instance_create import CreateSpec, create
     from novictl.core.instances import wait_and_record
 
@@ -173,7 +169,7 @@ async def _create_and_wait(
     return record
 
 
-async def _show_list(app: App, store: StateStore) -> None:
+async def _show_list(app: App, store: "StateStore") -> None:
     records = sorted(await store.get_all(), key=lambda r: r.name)
     rows = [
         (r.name, r.id, r.status, r.product_name or "", r.region or "",
@@ -184,7 +180,7 @@ async def _show_list(app: App, store: StateStore) -> None:
 
 
 async def _stop_and_wait(
-    out: Console, client: NovitaClient, store: StateStore, record: InstanceRecord, delay: float
+    out: "Console", client: "NovitaClient", store: "StateStore", record: "InstanceRecord", delay: float
 ) -> None:
     from novictl.core.instances import stop, wait_and_record
 
@@ -202,7 +198,9 @@ async def _stop_and_wait(
     out.print(f"[green]stopped[/green]: {record.name} — it no longer bills GPU time (stopped by user)")
 
 
-async def _daemon_ping(app: App, out: Console, store: StateStore, client: NovitaClient, name: str) -> None:
+async def _daemon_ping(
+    app: App, out: "Console", store: "StateStore", client: "NovitaClient", name: str
+) -> None:
     """The daemon serves the seed-compatible API: a job pings ``PUT /api/instances/{name}/last-used``."""
     import asyncio
     import socket

@@ -1,7 +1,5 @@
 """``novictl emulator``: serve a local Novita API to test automation against (no account, no cost)."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

@@ -1,7 +1,5 @@
 """``novictl events``: the audit trail — what novictl did to each instance, and what it saw happen."""
 
-from __future__ import annotations
-
 import sys
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
@@ -69,7 +67,7 @@ def events(
         raise UsageError(f"--since: {error}", hint="use a duration like 30m, 2h or 7d") from None
     as_json = app.wants_json(json_output)
 
-    async def fetch() -> tuple[str | None, list[Event]]:
+    async def fetch() -> "tuple[str | None, list[Event]]":
         async with app.open_store() as store:
             instance_id = await resolve_instance_id(store, instance) if instance else None
             found = await store.list_events(
@@ -89,7 +87,7 @@ def events(
     print_table(app, _COLUMNS, [_row(e) for e in reversed(found)], empty="no events")
 
 
-async def resolve_instance_id(store: StateStore, ref: str) -> str:
+async def resolve_instance_id(store: "StateStore", ref: str) -> str:
     """The instance id ``ref`` names, from the store alone (events outlive Novita's instances): an id, or
     an exact name known to the store; anything else is taken as an id."""
     from novictl.errors import AmbiguousName
@@ -117,7 +115,7 @@ def _full_type(text: str) -> str:
 _COLUMNS = ["time", "event", "instance", "actor", "details"]
 
 
-def _row(event: Event) -> list[Any]:
+def _row(event: "Event") -> list[Any]:
     from novictl.core.events import describe_event
 
     name = event.data.get("name") or event.instance_id or "-"
@@ -126,7 +124,7 @@ def _row(event: Event) -> list[Any]:
 
 
 def _follow(
-    app: App, instance_id: str | None, wanted: list[str] | None, first: list[Event], *, as_json: bool,
+    app: App, instance_id: str | None, wanted: list[str] | None, first: "list[Event]", *, as_json: bool,
     poll_seconds: float,
 ) -> None:  # fmt: skip
     """Print ``first`` (oldest first), then poll for newer events until Ctrl-C."""
@@ -136,7 +134,7 @@ def _follow(
 
     seen: set[str] = set()
 
-    def emit(batch: list[Event]) -> None:
+    def emit(batch: "list[Event]") -> None:
         for event in sorted(batch, key=lambda e: e.occurred_at):
             if event.id in seen:
                 continue

@@ -1,7 +1,5 @@
 """``novictl start|stop|restart|delete|rm ID|NAME`` and ``novictl stop-all``."""
 
-from __future__ import annotations
-
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -111,7 +109,7 @@ def delete(
     _run_action(ctx, "delete", record.id, wait, timeout, poll_interval, json_output)
 
 
-async def _resolve(app: App, ref: str) -> InstanceRecord:
+async def _resolve(app: App, ref: str) -> "InstanceRecord":
     from novictl.core.instances import resolve
 
     async with app.novita_client() as client, app.open_store() as store:
@@ -135,7 +133,7 @@ def _run_action(
         typer.echo(f"{done} {outcome.name} ({outcome.instance_id}): {outcome.status}")
 
 
-async def _act(app: App, action: str, ref: str, waiting: tuple[float, float] | None) -> LifecycleOutcome:
+async def _act(app: App, action: str, ref: str, waiting: tuple[float, float] | None) -> "LifecycleOutcome":
     from novictl.core import instances
     from novictl.core.clock import SystemClock
 
@@ -183,7 +181,7 @@ def stop_all(
     app = get_app(ctx)
     as_json = app.wants_json(json_output)
 
-    async def targets() -> list[InstanceRecord]:
+    async def targets() -> "list[InstanceRecord]":
         async with app.novita_client() as client, app.open_store() as store:
             return await running_instances(client, store)
 
@@ -228,13 +226,13 @@ def stop_all(
         raise SystemExit(1)
 
 
-def _result(outcome: LifecycleOutcome) -> str:
+def _result(outcome: "LifecycleOutcome") -> str:
     if outcome.error is not None:
         return f"FAILED: {outcome.error.message}"
     return f"already {outcome.status}" if outcome.already else f"stopping ({outcome.status})"
 
 
-async def _stop_all(app: App, records: list[InstanceRecord], concurrency: int) -> list[LifecycleOutcome]:
+async def _stop_all(app: App, records: "list[InstanceRecord]", concurrency: int) -> "list[LifecycleOutcome]":
     from novictl.core.instances import stop_many
 
     async with app.novita_client() as client, app.open_store() as store:

@@ -1,7 +1,5 @@
 """``novictl create NAME``: a new instance on a named product or the cheapest one for a GPU."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 import typer

@@ -1,7 +1,5 @@
 """What the instance commands share: confirmation, ``--wait`` options and progress, parsing durations."""
 
-from __future__ import annotations
-
 import sys
 import time
 from collections.abc import Callable
@@ -65,11 +63,11 @@ def confirm(question: str, *, yes: bool, what: str) -> None:
         raise SystemExit(1)
 
 
-def progress_printer(label: str) -> Callable[[Instance], None]:
+def progress_printer(label: str) -> "Callable[[Instance], None]":
     """An ``on_status`` callback printing each status an instance passes through, on stderr."""
     started = time.monotonic()
 
-    def show(instance: Instance) -> None:
+    def show(instance: "Instance") -> None:
         sys.stderr.write(f"  {label}: {instance.status} ({time.monotonic() - started:.1f}s)\n")
         sys.stderr.flush()
 

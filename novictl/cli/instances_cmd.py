@@ -1,8 +1,6 @@
 """``novictl list|ls`` and ``show``; registers the other instance commands (create, start, stop, restart,
 delete, stop-all) and ``completion`` from their own modules."""
 
-from __future__ import annotations
-
 import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -81,7 +79,7 @@ def list_instances(
     )
 
 
-def _row(record: InstanceRecord, summary: dict[str, Any], now: Any) -> tuple[str, ...]:
+def _row(record: "InstanceRecord", summary: dict[str, Any], now: Any) -> tuple[str, ...]:
     from novictl.core.durations import format_duration
     from novictl.core.instance_view import ago, money
 
@@ -105,7 +103,7 @@ def _row(record: InstanceRecord, summary: dict[str, Any], now: Any) -> tuple[str
     )
 
 
-async def _fetch(app: App, *, refresh: bool) -> list[InstanceRecord]:
+async def _fetch(app: App, *, refresh: bool) -> "list[InstanceRecord]":
     from novictl.core.instances import LIST_CACHE_TTL_SECONDS, needs_refresh, refresh_store
     from novictl.errors import ConfigError, NovitaError
 

@@ -1,7 +1,5 @@
 """``novictl products``: what can be rented, cheapest first, with availability."""
 
-from __future__ import annotations
-
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -19,7 +17,7 @@ def register(root: typer.Typer) -> None:
     root.command("products")(products)
 
 
-def product_view(product: Product, billing: str, gpus: int) -> dict[str, Any]:
+def product_view(product: "Product", billing: str, gpus: int) -> dict[str, Any]:
     """One product as ``products --json`` shows it (USD; per GPU and for ``gpus`` GPUs)."""
     from novictl.core.products import hourly_price_for
 
@@ -74,7 +72,7 @@ def products(
     if billing not in BILLING_MODES:
         raise UsageError(f"bad --billing {billing!r}: use one of {', '.join(BILLING_MODES)}")
 
-    async def fetch() -> list[Product]:
+    async def fetch() -> "list[Product]":
         async with app.novita_client() as client:
             return await client.list_products(gpu_num=gpus, billing_method=billing)
 

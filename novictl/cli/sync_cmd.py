@@ -1,7 +1,5 @@
 """``novictl sync``: bring the local store in step with Novita."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

@@ -1,7 +1,5 @@
 """``novictl touch``: record that an instance is in use, so auto-stop keeps it."""
 
-from __future__ import annotations
-
 import sys
 from datetime import datetime
 from typing import Annotated

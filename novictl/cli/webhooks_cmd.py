@@ -1,7 +1,5 @@
 """``novictl webhooks test|status``: try the webhook endpoint, and see what the outbox holds."""
 
-from __future__ import annotations
-
 import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -159,7 +157,7 @@ def _test_body() -> tuple[str, bytes]:
     return event_id, json.dumps(body, separators=(",", ":")).encode()
 
 
-async def deliver_unless_daemon(store: StateStore, settings: Settings) -> None:
+async def deliver_unless_daemon(store: "StateStore", settings: "Settings") -> None:
     """After a CLI command: when no daemon's heartbeat is fresh, send what the outbox holds now (a few
     seconds at most, with a short retry); what still fails stays queued. Never fails the command."""
     import logging
