@@ -190,6 +190,28 @@ def _stop_changes(
     return {"status": outcome.status, "last_stopped_at": now, "stopped_by": stopped_by}, event
 
 
+@dataclass(frozen=True)
+class UnsavedStop:
+    """A stop that was sent, and what it should record: for callers that write many at once."""
+
+    outcome: LifecycleOutcome
+    record: InstanceRecord
+    """The record with ``changes`` applied."""
+    changes: dict[str, Any]
+    event: Event | None
+
+
+async def stop_unsaved(
+    client: NovitaClient, record: InstanceRecord, *, stopped_by: str, clock: Clock
+) -> UnsavedStop:
+    """Send a stop as :func:`stop` does, but write nothing: the caller records ``changes`` (only those
+    fields, merged) and ``event`` with the rest of its batch."""
+    outcome = await _act(client, record, "stop", client.stop_instance)
+    changes, spec = _stop_changes(outcome, stopped_by, clock.now())
+    updated, event = _applied(record, changes, spec)
+    return UnsavedStop(outcome, updated, changes, event)
+
+
 async def start(
     client: NovitaClient, store: StateStore, record: InstanceRecord, *, clock: Clock | None = None
 ) -> LifecycleOutcome:
@@ -287,7 +309,7 @@ async def stop_many(
     async def one(record: InstanceRecord) -> LifecycleOutcome:
         async with gate:
             try:
-                outcome = await _act(client, record, "stop", client.stop_instance)
+                sent = await stop_unsaved(client, record, stopped_by=stopped_by, clock=clock)
             except NovictlError as error:
                 failed = events.instance_event(
                     events.STOP_FAILED, record, actor=stopped_by, now=clock.now(), stoppedBy=stopped_by,
@@ -303,12 +325,10 @@ async def stop_many(
                 return LifecycleOutcome(
                     record.id, record.name, "stop", False, status=record.status, error=wrapped
                 )
-        changes, spec = _stop_changes(outcome, stopped_by, clock.now())
-        updated, event = _applied(record, changes, spec)
-        writes.append((updated, frozenset(changes)))
-        if event is not None:
-            made.append(event)
-        return outcome
+        writes.append((sent.record, frozenset(sent.changes)))
+        if sent.event is not None:
+            made.append(sent.event)
+        return sent.outcome
 
     outcomes = list(await asyncio.gather(*(one(record) for record in records)))
     try:

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from novictl.core import events as audit
+from novictl.core.bulk_gc import bulk_gc
 from novictl.core.clock import Clock, SystemClock
 from novictl.core.records import NOVITA_FIELDS, RUNNING, TERMINATED, record_from_instance, tracked_fields
 from novictl.errors import LockHeld, NovitaError, NovitaNotFound
@@ -133,7 +134,8 @@ async def sync_instances(
     """Run one sync. Raises :class:`LockHeld` when another sync runs, ``NovitaUnavailable`` when the list
     cannot be read (and then nothing was changed)."""
     if options.dry_run:
-        return await _sync(client, store, options, clock or SystemClock())
+        with bulk_gc():
+            return await _sync(client, store, options, clock or SystemClock())
     async with store.lock(SYNC_LOCK, options.lock_ttl_seconds, held_message="sync already running") as token:
 
         async def still_ours() -> None:
@@ -144,7 +146,8 @@ async def sync_instances(
                     hint="raise sync.lock_ttl_seconds if Novita is this slow",
                 )
 
-        return await _sync(client, store, options, clock or SystemClock(), before_write=still_ours)
+        with bulk_gc():
+            return await _sync(client, store, options, clock or SystemClock(), before_write=still_ours)
 
 
 async def _sync(

@@ -6,6 +6,7 @@ lies far in the past: what an instance looks like to the policy is set by the re
 
 from __future__ import annotations
 
+import inspect
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -103,6 +104,47 @@ async def test_idle_instance_is_stopped_once_and_recorded(emulator, novita_clien
     again = await run(novita_client, store, clock)
     assert stops(emulator, idle) == 1  # stopping or exited now: not running, never stopped twice
     assert {e.instance_id: e.verdict for e in again.entries}[idle] == "skip"
+
+
+class CountingStore:
+    """Counts the store methods a run awaits (one round trip each; one transaction on SQLite)."""
+
+    def __init__(self, inner: StateStore) -> None:
+        self.inner = inner
+        self.calls: dict[str, int] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.inner, name)
+        if not inspect.iscoroutinefunction(attr):
+            return attr
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            self.calls[name] = self.calls.get(name, 0) + 1
+            return await attr(*args, **kwargs)
+
+        return counted
+
+
+async def test_the_store_is_written_once_per_run_however_many_stop(
+    emulator, novita_client, store, clock
+) -> None:
+    ids = running_instances(emulator, 5)
+    for instance_id in ids:
+        await track(store, clock, instance_id, used=30)
+    counting: Any = CountingStore(store)
+
+    report = await run(novita_client, counting, clock)
+
+    assert report.totals["stopped"] == 5
+    # Two reads (all records; the candidates again just before acting) and one write each of records,
+    # events, counters and the run summary — not a record write and an event write per stop.
+    assert counting.calls == {
+        "get_all": 1, "get_many": 1, "put_many": 1, "append_events": 1, "incr_counters": 1, "set_meta": 1,
+    }  # fmt: skip
+    stored = await store.get_many(ids)
+    assert {(r.status, r.stopped_by) for r in stored.values()} == {("toStop", "autostop")}
+    kinds = [e.type for e in await store.list_events(types=["instance.stopped", "instance.auto_stopped"])]
+    assert (kinds.count("instance.stopped"), kinds.count("instance.auto_stopped")) == (5, 5)
 
 
 async def test_dry_run_decides_the_same_and_acts_on_nothing(emulator, novita_client, store, clock) -> None:

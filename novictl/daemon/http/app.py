@@ -13,6 +13,7 @@ from novictl.daemon.context import DaemonContext
 from novictl.daemon.http import routes_instances, routes_ops, routes_system
 from novictl.daemon.http.errors import install_error_handlers
 from novictl.daemon.http.middleware import GuardMiddleware, RequestContextMiddleware
+from novictl.daemon.http.ping_lane import PingFastLane
 
 __all__ = ["create_app"]
 
@@ -48,7 +49,9 @@ def create_app(ctx: DaemonContext) -> FastAPI:
 
     settings = ctx.settings.daemon
     token = settings.api_token.get_secret_value() if settings.api_token is not None else None
-    # Starlette runs the last middleware added first: the request id and security headers wrap everything.
+    # Starlette runs the last middleware added first: the request id and security headers wrap everything;
+    # the ping's fast lane runs right after the guard.
+    app.add_middleware(PingFastLane, ctx=ctx)
     app.add_middleware(
         GuardMiddleware,
         api_token=token or None,

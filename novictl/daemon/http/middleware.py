@@ -25,7 +25,7 @@ from novictl.daemon.http.errors import (
 from novictl.daemon.http.ratelimit import RateLimiter
 from novictl.errors import NovictlError
 
-__all__ = ["SECURITY_HEADERS", "GuardMiddleware", "RequestContextMiddleware"]
+__all__ = ["SECURITY_HEADERS", "GuardMiddleware", "RequestContextMiddleware", "header", "replay"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -59,7 +59,7 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = _header(scope, b"x-request-id")
+        incoming = header(scope, b"x-request-id")
         request_id = incoming if incoming and _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         extra = [(b"x-request-id", request_id.encode())]
@@ -123,7 +123,7 @@ class GuardMiddleware:
             wait = limiter.check(client[0] if client else "unknown")
             if wait > 0:
                 raise TooManyRequests(wait)
-        declared = _header(scope, b"content-length")
+        declared = header(scope, b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self._max_body):
             raise BodyTooLarge(self._max_body)
         if self._token is not None and self._needs_token(path):
@@ -137,8 +137,8 @@ class GuardMiddleware:
 
     def _authenticate(self, scope: Scope) -> None:
         assert self._token is not None
-        header = _header(scope, b"authorization") or ""
-        scheme, _, given = header.partition(" ")
+        given_header = header(scope, b"authorization") or ""
+        scheme, _, given = given_header.partition(" ")
         # compare_digest takes the same time wherever the first difference is: no timing oracle.
         if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), self._token):
             raise AuthRequired(
@@ -153,7 +153,7 @@ class GuardMiddleware:
         while True:
             message = await receive()
             if message["type"] != "http.request":
-                return _replay([message], receive)
+                return replay([message], receive)
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self._max_body:
@@ -161,10 +161,11 @@ class GuardMiddleware:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-        return _replay([{"type": "http.request", "body": b"".join(chunks), "more_body": False}], receive)
+        return replay([{"type": "http.request", "body": b"".join(chunks), "more_body": False}], receive)
 
 
-def _replay(messages: list[Message], receive: Receive) -> Receive:
+def replay(messages: list[Message], receive: Receive) -> Receive:
+    """A ``receive`` that hands out ``messages`` first, then reads on."""
     queue = list(messages)
 
     async def replayed() -> Message:
@@ -175,7 +176,8 @@ def _replay(messages: list[Message], receive: Receive) -> Receive:
     return replayed
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
+def header(scope: Scope, name: bytes) -> str | None:
+    """The first value of header ``name`` (lower case), decoded as latin-1."""
     for key, value in scope.get("headers", ()):
         if key.lower() == name:
             return bytes(value).decode("latin-1")

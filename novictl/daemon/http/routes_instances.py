@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from novictl.daemon.context import DaemonContext
 from novictl.daemon.http.deps import daemon_of
+from novictl.daemon.http.ping_lane import MAX_REF_LENGTH, answer_ping
 from novictl.daemon.http.schemas import (
     CreateBody,
     InstanceNameBody,
@@ -24,7 +25,9 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/api/instances", tags=["instances"])
 
-Ref = Annotated[str, Path(min_length=1, max_length=256, description="An instance id or its exact name")]
+Ref = Annotated[
+    str, Path(min_length=1, max_length=MAX_REF_LENGTH, description="An instance id or its exact name")
+]
 
 
 @router.put(
@@ -35,18 +38,10 @@ Ref = Annotated[str, Path(min_length=1, max_length=256, description="An instance
 async def ping(request: Request, ref: Ref, body: Annotated[PingBody | None, Body()] = None) -> JSONResponse:
     """Answered from memory: the id comes from the in-memory index and the ping joins a buffer written to
     the store at least every second. A future time counts as now. 404 for an instance neither the store
-    nor Novita knows; 503 with ``Retry-After`` while the store is failing."""
-    ctx = daemon_of(request)
-    instance_id = await ctx.index.resolve(ref)
-    now = ctx.clock.now()
-    used_at = body.last_used_at if body is not None and body.last_used_at is not None else now
-    used_at = min(used_at, now)
-    source = (body.source if body is not None else None) or "api"
-    ctx.pings.add(instance_id, used_at, source)
-    # The hot path: a ready JSONResponse skips FastAPI's generic encoding of the return value.
-    return JSONResponse(
-        {"instanceId": instance_id, "lastUsedAt": used_at.isoformat(), "message": "last used time updated"}
-    )
+    nor Novita knows; 503 with ``Retry-After`` while the store is failing. (A well-formed ping is answered
+    by :class:`~novictl.daemon.http.ping_lane.PingFastLane` before it gets here; this route answers the
+    rest, and documents the API.)"""
+    return await answer_ping(daemon_of(request), ref, body)
 
 
 @router.get("", summary="Every known instance, with idle time, auto-stop ETA and price")
