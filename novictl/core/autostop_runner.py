@@ -135,9 +135,11 @@ async def run_autostop(
     nothing, writes nothing. A real run holds :data:`AUTOSTOP_LOCK` throughout (``LockHeld`` when another
     run has it); ``before_recheck``: see :func:`apply_autostop`."""
     if dry_run or settings_autostop.dry_run:
-        plan = await plan_autostop(
-            client=client, store=store, settings_autostop=settings_autostop, clock=clock, page_size=page_size
-        )
+        with store.repairs_unsaved():
+            plan = await plan_autostop(
+                client=client, store=store, settings_autostop=settings_autostop, clock=clock,
+                page_size=page_size,
+            )  # fmt: skip
         return plan.report
     async with autostop_lock(store, owner=lock_owner):
         plan = await plan_autostop(

@@ -134,7 +134,7 @@ async def sync_instances(
     """Run one sync. Raises :class:`LockHeld` when another sync runs, ``NovitaUnavailable`` when the list
     cannot be read (and then nothing was changed)."""
     if options.dry_run:
-        with bulk_gc():
+        with bulk_gc(), store.repairs_unsaved():
             return await _sync(client, store, options, clock or SystemClock())
     async with store.lock(SYNC_LOCK, options.lock_ttl_seconds, held_message="sync already running") as token:
 

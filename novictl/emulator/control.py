@@ -24,7 +24,7 @@ class StatusRequest(BaseModel):
 
 
 class ScriptRequest(BaseModel):
-    kind: Literal["status", "drop", "slow"]
+    kind: Literal["status", "html", "drop", "slow"]
     status: int = Field(default=503, ge=400, le=599)
     count: int = Field(default=1, ge=1)
     path: str | None = None

@@ -10,7 +10,9 @@ from novictl.emulator.config import FaultConfig
 
 __all__ = ["NO_FAULT", "FaultDecision", "FaultKind", "FaultPlan", "ScriptedFault", "path_matches"]
 
-FaultKind = Literal["status", "drop", "slow"]
+FaultKind = Literal["status", "html", "drop", "slow"]
+"""``status``: Novita's JSON error; ``html``: a gateway's HTML page with that status; ``drop``: a cut
+connection; ``slow``: a hang."""
 
 
 @dataclass

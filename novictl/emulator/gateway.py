@@ -13,6 +13,8 @@ import logging
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
+from starlette.responses import HTMLResponse
+
 from novictl.emulator.responses import error_response
 
 if TYPE_CHECKING:
@@ -104,6 +106,10 @@ class NovitaGateway:
             )
             response = error_response(decision.status, reason, "injected by the emulator", headers=headers)
             await response(scope, _replay(body, receive), send)
+            return
+        elif decision.kind == "html":
+            page = f"<html><body><h1>{decision.status}</h1><p>nginx</p></body></html>"
+            await HTMLResponse(page, status_code=decision.status)(scope, _replay(body, receive), send)
             return
 
         if not self._authorized(scope):

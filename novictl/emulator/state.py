@@ -98,10 +98,11 @@ class EmulatorState:
         """The next ``count`` calls to ``path`` (any Novita route when ``None``) answer ``kind``.
 
         ``"status"`` answers ``status`` (a 429 carries ``Retry-After``: ``retry_after`` or the configured
-        one); ``"drop"`` cuts the connection mid-response; ``"slow"`` hangs ``seconds`` (default the
-        configured ``slow_seconds``) before answering. Scripted faults run before random ones, in order.
+        one); ``"html"`` answers ``status`` with an HTML page, as a proxy in front of Novita would;
+        ``"drop"`` cuts the connection mid-response; ``"slow"`` hangs ``seconds`` (default the configured
+        ``slow_seconds``) before answering. Scripted faults run before random ones, in order.
         """
-        if kind not in ("status", "drop", "slow"):
+        if kind not in ("status", "html", "drop", "slow"):
             raise ValueError(f"unknown fault kind {kind!r}")
         with self._lock:
             self._faults.add(ScriptedFault(kind, count, status, path, retry_after, seconds))

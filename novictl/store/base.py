@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -155,6 +155,11 @@ class StateStore(Protocol):
 
     async def lock_holder(self, name: str) -> str | None:
         """The token holding the lock now, or ``None`` when it is free."""
+        ...
+
+    def repairs_unsaved(self) -> AbstractContextManager[None]:
+        """``with store.repairs_unsaved():`` — reads inside return repaired timestamps without writing the
+        repairs back (dry runs write nothing)."""
         ...
 
     def lock(

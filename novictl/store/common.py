@@ -6,8 +6,8 @@ import json
 import logging
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Collection, Iterable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator, Collection, Iterable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -79,6 +79,7 @@ class StoreBase(ABC):
         """Timestamp fields repaired by reads through this store object."""
         self.corrupt_records = 0
         """Stored records skipped because they could not be decoded."""
+        self._unsaved_depth = 0
 
     # -- records -------------------------------------------------------------------------------------
 
@@ -98,7 +99,7 @@ class StoreBase(ABC):
             except (ValueError, TypeError, RecursionError) as exc:
                 self._count_corrupt(instance_id, exc)
                 continue
-            if repairs:
+            if repairs and not self._unsaved_depth:
                 batch.rewrites.append((instance_id, document, encode_record(record), len(repairs)))
                 repaired.extend((instance_id, repair) for repair in repairs)
             if used is not None:
@@ -141,6 +142,16 @@ class StoreBase(ABC):
     @abstractmethod
     async def release_lock(self, name: str, token: str) -> bool:
         """See :class:`~novictl.store.base.StateStore`."""
+
+    @contextmanager
+    def repairs_unsaved(self) -> Iterator[None]:
+        """Inside the block, timestamps repaired while reading are returned repaired but not written back:
+        a dry run writes nothing. Nestable; a later ordinary read writes them."""
+        self._unsaved_depth += 1
+        try:
+            yield
+        finally:
+            self._unsaved_depth -= 1
 
     def lock(
         self, name: str, ttl_seconds: float, *, owner: str | None = None, held_message: str | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from novictl.core.sync import SYNC_LOCK, SyncOptions, sync_instances
 from novictl.emulator import FaultConfig
 from novictl.errors import LockHeld, NovitaUnavailable
+from novictl.store import REPAIRS_COUNTER
 
 OPTIONS = SyncOptions(page_size=100)
 
@@ -107,6 +109,23 @@ async def test_a_record_whose_get_fails_is_kept(emulator, novita_client, store) 
     assert record.terminated_at is None
 
 
+async def test_a_proxys_html_404_never_counts_as_gone(emulator, novita_client, store) -> None:
+    ids = emulator.state.seed_instances(3)
+    await sync_instances(client=novita_client, store=store, options=OPTIONS)
+    emulator.state.vanish(ids[0])
+    emulator.state.script_fault("html", status=404, count=50, path="/gpu/instance")
+
+    result = await sync_instances(
+        client=novita_client, store=store, options=SyncOptions(page_size=100, remove_obsolete=True)
+    )
+
+    assert (result.terminated, result.removed, result.kept_unconfirmed) == (0, 0, 1)
+    assert (await store.get(ids[0])) is not None
+    emulator.state.clear_script()
+    confirmed = await sync_instances(client=novita_client, store=store, options=OPTIONS)
+    assert confirmed.terminated == 1  # Novita's own 404 does
+
+
 async def test_list_failure_marks_nothing_terminated(emulator, novita_client, store) -> None:
     ids = emulator.state.seed_instances(4)
     await sync_instances(client=novita_client, store=store, options=OPTIONS)
@@ -154,6 +173,20 @@ async def test_dry_run_writes_nothing(emulator, novita_client, store) -> None:
     assert await store.get_all() == []
     assert await store.list_events() == []
     assert await store.get_meta("last_sync") is None
+
+
+async def test_dry_run_leaves_a_garbage_timestamp_unrepaired_in_the_store(
+    emulator, novita_client, store, write_raw_record
+) -> None:
+    [instance_id] = emulator.state.seed_instances(1)
+    garbage = {"id": instance_id, "name": "box", "status": "running", "last_used_at": "Invalid Date"}
+    await write_raw_record(instance_id, json.dumps(garbage))
+
+    await sync_instances(client=novita_client, store=store, options=SyncOptions(page_size=100, dry_run=True))
+
+    assert REPAIRS_COUNTER not in await store.get_counters()  # the repair was not written back
+    await sync_instances(client=novita_client, store=store, options=OPTIONS)
+    assert (await store.get_counters())[REPAIRS_COUNTER] >= 1
 
 
 async def test_sync_while_lock_is_held_reports_already_running(emulator, novita_client, store) -> None:

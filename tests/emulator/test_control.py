@@ -83,6 +83,17 @@ def test_control_routes(emulator: Any, emulator_client: httpx.Client, ctl: httpx
     assert emulator_client.get("/gpu/instances").json()["total"] == 0
 
 
+def test_an_html_fault_answers_like_a_proxy_in_front(
+    ctl: httpx.Client, emulator_client: httpx.Client
+) -> None:
+    ctl.post("/faults/script", json={"kind": "html", "status": 404, "path": "/gpu/instance"})
+    response = emulator_client.get("/gpu/instance", params={"instanceId": "0123456789abcdef"})
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("text/html")
+    assert response.text.startswith("<html>")
+    assert ctl.post("/faults/script", json={"kind": "teapot"}).status_code == 422
+
+
 def test_control_routes_need_no_key_but_novita_routes_do(emulator: Any) -> None:
     assert httpx.get(emulator.url + "/_emulator/faults").status_code == 200
     assert httpx.get(emulator.base_url + "/clusters").status_code == 401

@@ -15,6 +15,7 @@ from novictl.errors import (
     NovitaBadRequest,
     NovitaNotFound,
     NovitaStateConflict,
+    NovitaUnavailable,
 )
 from novictl.novita import CreateInstanceRequest, Instance, NovitaClient
 
@@ -174,6 +175,19 @@ async def test_not_found_from_404(novita_client: NovitaClient, emulator: Any, no
     assert caught.value.exit_code == 4
     assert emulator.state.calls["GET /gpu/instance"] == 1  # never retried
     assert novita_sleeps.calls == []
+
+
+async def test_a_proxys_html_404_is_not_novitas_not_found(
+    novita_client: NovitaClient, emulator: Any, novita_sleeps: Any
+) -> None:
+    emulator.state.script_fault("html", status=404, count=50, path="/gpu/instance")
+
+    with pytest.raises(NovitaUnavailable) as caught:
+        await novita_client.get_instance("0123456789abcdef")
+
+    assert (caught.value.status, caught.value.reason) == (404, "NOT_NOVITA")
+    assert "HTML 404 page" in caught.value.message
+    assert "novita.base_url" in (caught.value.hint or "")
 
 
 async def test_not_found_from_400_resource_not_found(novita_client: NovitaClient, emulator: Any) -> None:

@@ -72,6 +72,23 @@ async def test_garbage_activity_timestamps_never_make_an_instance_look_idle_earl
     assert (await store.get_counters())[REPAIRS_COUNTER] == repaired_fields
 
 
+async def test_reads_inside_repairs_unsaved_write_nothing_back(
+    store: StateStore, write_raw_record: RawRecordWriter, frozen_clock: FrozenClock
+) -> None:
+    await write_raw_record("g2", raw_record("g2", last_used_at="Invalid Date"))
+    with store.repairs_unsaved():
+        (record,) = await store.get_all()
+        assert record.last_used_at == frozen_clock.now()  # repaired in what is returned
+    assert REPAIRS_COUNTER not in await store.get_counters()  # nothing written, not even the counter
+
+    frozen_clock.advance(hours=1)
+    (later,) = await store.get_all()  # an ordinary read repairs it again, and writes it back
+    assert later.last_used_at == frozen_clock.now()
+    assert (await store.get_counters())[REPAIRS_COUNTER] >= 1
+    frozen_clock.advance(hours=1)
+    assert (await store.get("g2")) == later
+
+
 async def test_repair_write_back_keeps_names_and_last_use_working(
     store: StateStore, write_raw_record: RawRecordWriter, frozen_clock: FrozenClock
 ) -> None:
