@@ -149,9 +149,9 @@ def stats(ctx: typer.Context, json_output: JsonFlag = False) -> None:
         ("skipped (unknown state)", counters["skips"]),
         ("warnings", counters["warnings"]),
         ("errors", counters["errors"]),
-        ("estimated savings", f"${savings['totalUsd']:.2f}"),
-        ("  settled", f"${savings['settledUsd']:.2f}"),
-        ("  so far, still stopped", f"${savings['openUsd']:.2f} ({savings['stillStopped']} instances)"),
+        ("estimated savings", _usd(savings["totalUsd"])),
+        ("  settled", _usd(savings["settledUsd"])),
+        ("  so far, still stopped", f"{_usd(savings['openUsd'])} ({savings['stillStopped']} instances)"),
     ]
     print_table(state, ["", "auto-stop"], rows)
 
@@ -301,13 +301,23 @@ def _control(state: App, ref: str, change: Any, json_output: bool) -> None:
     if state.wants_json(json_output):
         print_json({**policy_dict(record), "autostop": view.to_dict()})
         return
+    sys.stdout.write(f"{record.name} ({record.id}): {_rule(state, record)}; auto-stop: {view.label}\n")
+
+
+def _rule(state: App, record: "InstanceRecord") -> str:
+    """The instance's idle rule in words, startup grace included (the check's threshold adds it)."""
+    from novictl.core.durations import format_duration
+
     if record.autostop_disabled:
-        rule = "auto-stop off"
-    elif record.autostop_idle_minutes is not None:
-        rule = f"stops after {record.autostop_idle_minutes}m idle"
-    else:
-        rule = f"stops after the default {state.settings.autostop.idle_minutes:g}m idle"
-    sys.stdout.write(f"{record.name} ({record.id}): {rule}; auto-stop: {view.label}\n")
+        return "auto-stop off"
+    conf = state.settings.autostop
+    idle = (
+        f"{format_duration(record.autostop_idle_minutes * 60)} idle"
+        if record.autostop_idle_minutes is not None
+        else f"the default {format_duration(conf.idle_threshold)} idle"
+    )
+    grace = format_duration(conf.startup_grace)
+    return f"stops after {idle} (plus {grace} of startup grace until its first ping after a start)"
 
 
 def _exit_failed() -> NoReturn:
@@ -333,3 +343,13 @@ def _last_run(last: dict[str, Any] | None) -> str:
 
 
 _LAST_RUN_COUNTS = (("stopped", "stopped"), ("keep", "kept"), ("skip", "skipped"))
+
+
+def _usd(amount: float) -> str:
+    """Cents, except for a saving that has only just begun (seconds after a stop it is a fraction of a
+    cent, and "$0.00" would read as "nothing saved")."""
+    if 0 < amount < 0.0001:
+        return "< $0.0001"
+    if 0 < amount < 0.01:
+        return f"${amount:.4f}"
+    return f"${amount:.2f}"

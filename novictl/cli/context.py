@@ -1,7 +1,5 @@
 """The application object every command receives: global flags, settings (loaded once, lazily), output."""
 
-from __future__ import annotations
-
 import os
 import sys
 from collections.abc import AsyncIterator, Coroutine, Mapping
@@ -34,7 +32,7 @@ class App:
     overrides: dict[str, Any] = field(default_factory=dict)
     # The environment settings are read from; None means os.environ (the demo passes its own).
     env: Mapping[str, str] | None = None
-    _loaded: LoadedSettings | None = None
+    _loaded: "LoadedSettings | None" = None
 
     def wants_json(self, flag: bool = False) -> bool:
         """JSON when a command's ``--json``, the global one or ``NOVICTL_OUTPUT=json`` asks for it."""
@@ -44,7 +42,7 @@ class App:
     def color(self) -> bool:
         return not self.no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
 
-    def loaded(self, **extra_overrides: Any) -> LoadedSettings:
+    def loaded(self, **extra_overrides: Any) -> "LoadedSettings":
         """Settings with their sources. Flags a command passes here win over everything else."""
         from novictl.config import load_settings
 
@@ -58,14 +56,14 @@ class App:
         return self._loaded
 
     @property
-    def settings(self) -> Settings:
+    def settings(self) -> "Settings":
         return self.loaded().settings
 
-    def open_store(self) -> AbstractAsyncContextManager[StateStore]:
+    def open_store(self) -> "AbstractAsyncContextManager[StateStore]":
         """The state store chosen by the settings (use it as ``async with``; closed on exit)."""
 
         @asynccontextmanager
-        async def opened() -> AsyncIterator[StateStore]:
+        async def opened() -> "AsyncIterator[StateStore]":
             from novictl.store import open_store
 
             store = await open_store(self.settings.store)
@@ -80,7 +78,7 @@ class App:
 
         return opened()
 
-    def novita_client(self) -> NovitaClient:
+    def novita_client(self) -> "NovitaClient":
         """A Novita client built from the settings (use it as ``async with``)."""
         from novictl.novita.client import NovitaClient
 

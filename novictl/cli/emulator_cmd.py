@@ -37,7 +37,13 @@ def emulator(
             help="The emulator's own fake API key that clients must send (not a Novita key).",
         ),
     ] = "emulator-key",
-    instances: Annotated[int, typer.Option(min=0, help="Pre-existing instances to generate.")] = 0,
+    instances: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Instances that already exist (most running, started hours to days ago, never pinged).",
+        ),
+    ] = 0,
     step_delay: Annotated[
         str, typer.Option(help="How long each lifecycle status lasts, e.g. 2s or 200ms.")
     ] = "2s",

@@ -104,20 +104,33 @@ def _row(record: "InstanceRecord", summary: dict[str, Any], now: Any) -> tuple[s
 
 
 async def _fetch(app: App, *, refresh: bool) -> "list[InstanceRecord]":
-    from novictl.core.instances import LIST_CACHE_TTL_SECONDS, needs_refresh, refresh_store
+    from novictl.core.instances import (
+        LIST_CACHE_TTL_SECONDS,
+        UNSETTLED_TTL_SECONDS,
+        is_listed,
+        needs_refresh,
+        refresh_store,
+    )
+    from novictl.core.records import UNSETTLED
     from novictl.errors import ConfigError, NovitaError
 
     max_age = None if refresh else LIST_CACHE_TTL_SECONDS
     async with app.open_store() as store:
-        if await needs_refresh(store, max_age_seconds=max_age):
+        stale = await needs_refresh(store, max_age_seconds=max_age)
+        records = None if stale else await store.get_all()
+        if records is not None and any(r.status in UNSETTLED and is_listed(r) for r in records):
+            max_age = UNSETTLED_TTL_SECONDS  # a status that changes within seconds is not shown stale
+            stale = await needs_refresh(store, max_age_seconds=max_age)
+        if stale:
             try:
                 async with app.novita_client() as client:
                     await refresh_store(client, store, max_age_seconds=max_age)
+                records = None
             except (NovitaError, ConfigError) as error:
                 if refresh:
                     raise
                 sys.stderr.write(f"warning: showing stored state; could not read Novita: {error.message}\n")
-        return await store.get_all()
+        return records if records is not None else await store.get_all()
 
 
 def show(ctx: typer.Context, ref: RefArgument, json_output: JsonFlag = False) -> None:

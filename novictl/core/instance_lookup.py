@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LIST_CACHE_TTL_SECONDS",
+    "UNSETTLED_TTL_SECONDS",
     "is_listed",
     "needs_refresh",
     "refresh_store",
@@ -39,6 +40,9 @@ log = logging.getLogger(__name__)
 
 LIST_CACHE_TTL_SECONDS = 30.0
 """``novictl list`` reads Novita again when the store's last sync is older than this."""
+UNSETTLED_TTL_SECONDS = 3.0
+"""… or older than this, while an instance it lists is between states (``toStop``, ``pulling`` …): a
+status that changes within seconds is not shown stale for half a minute."""
 
 _INSTANCE_ID = re.compile(r"^[0-9a-f]{16}$")
 

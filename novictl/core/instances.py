@@ -24,6 +24,7 @@ from novictl.core.clock import Clock, SystemClock
 from novictl.core.instance_create import CreateSpec, create, parse_env, parse_port
 from novictl.core.instance_lookup import (
     LIST_CACHE_TTL_SECONDS,
+    UNSETTLED_TTL_SECONDS,
     is_listed,
     needs_refresh,
     refresh_store,
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LIST_CACHE_TTL_SECONDS",
+    "UNSETTLED_TTL_SECONDS",
     "CreateSpec",
     "LifecycleOutcome",
     "create",

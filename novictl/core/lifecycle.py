@@ -29,16 +29,22 @@ async def wait_for_status(
 ) -> Instance:
     """Poll until the instance's status is one of ``targets``; ``on_status`` hears every status seen.
 
+    The first looks after each change come quickly (a quarter of ``poll_interval``, then half) and then
+    settle at ``poll_interval``: a short step is seen when it ends, while a long wait still asks Novita
+    about once per interval.
+
     Raises :class:`WaitTimeout` after ``timeout_seconds`` and :class:`NovictlError` if the instance reports
     a ``statusError`` while not heading for the target (a failed create or start). Nothing is deleted or
     stopped on failure: the caller decides.
     """
     deadline = monotonic() + timeout_seconds
     last_status: str | None = None
+    interval = poll_interval
     while True:
         instance = await client.get_instance(instance_id)
         if instance.status != last_status:
             last_status = instance.status
+            interval = poll_interval / 4
             if on_status is not None:
                 on_status(instance)
         if instance.status in targets:
@@ -56,4 +62,5 @@ async def wait_for_status(
                 hint=f"it may still get there; check with: novictl show {instance_id}",
             )
         # Never sleep past the deadline: --timeout 100ms means about 100 ms, not one poll interval.
-        await sleep(min(poll_interval, left))
+        await sleep(min(interval, left))
+        interval = min(interval * 2, poll_interval)

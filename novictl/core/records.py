@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from novictl.novita.models import InstanceStatus
 from novictl.store.records import InstanceRecord
 
 if TYPE_CHECKING:
@@ -15,6 +16,7 @@ __all__ = [
     "RUNNING",
     "STOPPED",
     "TERMINATED",
+    "UNSETTLED",
     "hourly_price",
     "record_from_instance",
     "tracked_fields",
@@ -24,6 +26,8 @@ RUNNING = "running"
 STOPPED = "exited"
 # Not a Novita status: novictl's mark for a record whose instance is gone from Novita.
 TERMINATED = "terminated"
+UNSETTLED: frozenset[str] = InstanceStatus.TRANSITIONAL | {InstanceStatus.TO_REMOVE, InstanceStatus.REMOVING}
+"""Statuses an instance passes through on its way to running, exited or gone."""
 
 # Fields that come from Novita; a sync writes a record only when one of these changed.
 _TRACKED = (

@@ -19,6 +19,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from novictl.core.records import UNSETTLED
 from novictl.errors import NovictlError, WaitTimeout
 from novictl.novita.models import InstanceStatus
 
@@ -49,9 +50,9 @@ STALE_AFTER_SECONDS = 60.0
 SWEEP_BATCH = 20
 """At most this many instances are re-read per sweep (one GET each)."""
 
-UNSETTLED: frozenset[str] = InstanceStatus.TRANSITIONAL | {InstanceStatus.TO_REMOVE, InstanceStatus.REMOVING}
-"""Statuses an instance passes through: the daemon keeps reading until it leaves them."""
-_SETTLED: frozenset[str] = InstanceStatus.ALL - UNSETTLED
+_SETTLED: frozenset[str] = (
+    InstanceStatus.ALL - UNSETTLED
+)  # UNSETTLED: the daemon keeps reading until it leaves them
 """Where a follow-up stops: running, exited, removed (a 404 counts as removed)."""
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -141,6 +142,17 @@ def test_run_yes_stops_each_idle_instance_once_and_stats_show_it(world: World, c
     assert text.code == 0
     assert "stops so far" in text.out
     assert "estimated savings" in text.out
+    if stats["savings"]["totalUsd"] > 0:  # seconds after the stops: a fraction of a cent, not "$0.00"
+        [line] = [row for row in text.out.splitlines() if "estimated savings" in row]
+        assert not re.search(r"\$0\.00\b", line), line
+
+
+def test_saving_amounts_keep_a_fraction_of_a_cent_visible() -> None:
+    from novictl.cli.autostop_cmd import _usd
+
+    assert [_usd(x) for x in (0, 0.00004, 0.0038, 0.01, 12.345)] == [
+        "$0.00", "< $0.0001", "$0.0038", "$0.01", "$12.35",
+    ]  # fmt: skip
 
 
 def test_run_is_refused_with_exit_5_while_another_run_holds_the_lock(
@@ -194,7 +206,9 @@ def test_set_idle_off_and_default(world: World, cli: Any) -> None:
 
     done = cli("autostop", "set", first, "--default")
     assert done.code == 0
-    assert "default 20m" in done.out
+    assert "stops after the default 20m idle (plus 45m of startup grace" in done.out
+    text = cli("autostop", "set", first, "--idle", "2h").out
+    assert "stops after 2h00m idle (plus 45m of startup grace until its first ping after a start)" in text
     assert cli("autostop", "set", first, "--off", "--default").code == 2
     assert cli("autostop", "set", first).code == 2
     assert cli("autostop", "set", first, "--idle", "soon").code == 2

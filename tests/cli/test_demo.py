@@ -29,21 +29,28 @@ def test_demo_walks_through_every_step_and_exits_0(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     out = done.stdout
-    for heading in (
-        "1. Products and prices",
-        "2. Sync adopts",
-        "3. Create an instance",
-        "4. List",
-        "5. Auto-stop keeps",
-        "6. A job pings the daemon",
-        "7. Stop it",
-    ):
-        assert heading in out
-    assert "adopted 3" in out
-    assert "running: trainer" in out
+    headings = [
+        "1. Products and prices", "$ novictl products",
+        "2. Sync adopts", "$ novictl sync",
+        "3. Create an instance", "$ novictl create trainer --gpu 'RTX 4090'",
+        "4. List", "$ novictl list",
+        "5. A notebook on", "$ novictl touch ",
+        "6. Auto-stop keeps", "$ novictl autostop run --yes",
+        "7. A job pings the daemon",
+        "8. Stop it", "$ novictl stop trainer --wait",
+    ]  # fmt: skip
+    positions = [out.index(heading) for heading in headings]
+    assert positions == sorted(positions)  # every step, in order
+    # The real commands' own output: the product table, sync's counts, create's summary, list's columns.
+    assert "yes (low)" in out
+    assert "adopted                   3" in out
+    assert "created trainer (" in out
+    assert "trainer: running (" in done.stderr  # --wait progress goes to stderr, as it does in a shell
+    assert "idle for" in out
+    assert "8x RTX 4090" in out
     assert "used 3m ago" in out  # the pinged instance is kept …
     assert "auto-stop: 2 stopped, 2 kept" in out  # … the idle ones stopped, the new one in its grace
     assert "PUT /api/instances/trainer/last-used → 200" in out
     assert "the ping is in the store: trainer" in out
-    assert "stopped: trainer" in out
+    assert "stopped trainer (" in out
     assert "demo finished" in out

@@ -84,6 +84,48 @@ def test_list_filters_and_ttl(novictl_cli: Cli, make_instance: MakeInstance, emu
     assert emulator.state.calls["GET /gpu/instances"] == lists + 1
 
 
+def _age_last_sync(seconds: float) -> None:
+    """Make the store's last sync look ``seconds`` old (still inside list's 30 s TTL)."""
+    import asyncio
+    import json
+    from datetime import UTC, datetime, timedelta
+
+    from novictl.config import load_settings
+    from novictl.store import open_store
+
+    async def rewrite() -> None:
+        store = await open_store(load_settings().settings.store)
+        try:
+            last = json.loads(await store.get_meta("last_sync") or "{}")
+            last["startedAt"] = (datetime.now(UTC) - timedelta(seconds=seconds)).isoformat()
+            await store.set_meta("last_sync", json.dumps(last))
+        finally:
+            await store.close()
+
+    asyncio.run(rewrite())
+
+
+def test_list_reads_novita_again_sooner_while_an_instance_is_between_states(
+    novictl_cli: Cli, make_instance: MakeInstance, emulator: Any
+) -> None:
+    make_instance("box")
+    make_instance("other", status="exited")
+    assert novictl_cli("list", "-q").code == 0
+    lists = emulator.state.calls["GET /gpu/instances"]
+    _age_last_sync(5)
+    assert novictl_cli("list", "-q").code == 0  # everything settled: 5 s old is fresh enough
+    assert emulator.state.calls["GET /gpu/instances"] == lists
+
+    assert novictl_cli("stop", "box").code == 0  # recorded as toStop; the emulator moves on in 20 ms
+    _age_last_sync(5)
+    shown = {i["name"]: i["status"] for i in novictl_cli("list", "--json").json()["instances"]}
+    assert emulator.state.calls["GET /gpu/instances"] == lists + 1
+    assert shown["box"] in {"toStop", "stopping", "exited"}  # as Novita says now (it steps every 20 ms)
+    _age_last_sync(1)
+    novictl_cli("list", "-q")  # a sync a second ago is fresh enough, even between states
+    assert emulator.state.calls["GET /gpu/instances"] == lists + 1
+
+
 def test_stop_and_start_are_idempotent(novictl_cli: Cli, make_instance: MakeInstance, emulator: Any) -> None:
     instance_id = make_instance("box")
     stopped = novictl_cli("stop", "box", "--wait", *FAST, "--json")

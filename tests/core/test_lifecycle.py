@@ -52,3 +52,26 @@ async def test_wait_reports_each_status_once_and_returns(emulator: Any, novita_c
     assert arrived.status == "running"
     assert seen[-1] == "running"
     assert len(seen) == len(set(seen))
+
+
+async def test_polls_quickly_after_a_change_then_settle_at_the_interval(
+    emulator: Any, novita_client: Any
+) -> None:
+    [instance_id] = emulator.state.seed_instances(1)
+    emulator.state.set_status(instance_id, "exited")
+    now = [0.0]
+    sleeps: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        now[0] += seconds
+        if len(sleeps) == 5:
+            emulator.state.set_status(instance_id, "starting")  # a change: quick looks again
+
+    with pytest.raises(WaitTimeout):
+        await wait_for_status(
+            novita_client, instance_id, {"running"}, timeout_seconds=13, poll_interval=2.0, sleep=sleep,
+            monotonic=lambda: now[0],
+        )  # fmt: skip
+
+    assert sleeps[:8] == [0.5, 1.0, 2.0, 2.0, 2.0, 0.5, 1.0, 2.0]
