@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 import uuid
-from pathlib import Path
 
 import pytest
 
@@ -15,7 +13,7 @@ from novictl.daemon.jobs import JobRunner, JobSchedule
 from novictl.daemon.service import Daemon
 from novictl.errors import StoreError
 from tests.fixtures.daemon import seed_running
-from tests.fixtures.redis_server import RedisServer, start_redis_server
+from tests.fixtures.redis_server import restart_redis_server, start_redis_server
 
 pytestmark = pytest.mark.redis
 
@@ -54,25 +52,6 @@ async def test_run_once_writes_a_fresh_heartbeat(daemon_settings, emulator) -> N
     assert verdict.latest.daemon_id == "beater"
 
 
-def _restart_redis(server: RedisServer, directory: Path) -> subprocess.Popen[bytes]:
-    """Start redis-server again on the same port (clients reconnect to the same URL by themselves)."""
-    binary = shutil.which("redis-server")
-    assert binary is not None
-    args = [binary, "--port", str(server.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-            "--dir", str(directory)]  # fmt: skip
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        probe = subprocess.run(
-            ["redis-cli", "-p", str(server.port), "ping"], capture_output=True, text=True, check=False
-        )
-        if probe.stdout.strip() == "PONG":
-            return process
-        time.sleep(0.05)
-    process.kill()
-    raise AssertionError("redis-server did not come back")
-
-
 async def test_redis_outage_refuses_pings_skips_autostop_and_recovers(
     daemon_harness, daemon_settings, emulator, tmp_path
 ) -> None:
@@ -106,7 +85,7 @@ async def test_redis_outage_refuses_pings_skips_autostop_and_recovers(
         # No auto-stop while the state is unreadable.
         assert emulator.state.calls["POST /gpu/instance/stop"] == 0
 
-        revived = _restart_redis(server, tmp_path / "redis")
+        revived = restart_redis_server(server, tmp_path / "redis")
         assert await ctx.pings.flush() == 1  # the acknowledged ping reaches the store
         await ctx.pings.probe()
         assert (await harness.http.put(f"/api/instances/{instance_id}/last-used")).status_code == 200

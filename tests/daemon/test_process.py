@@ -12,6 +12,7 @@ import pytest
 
 from novictl.store import StoreOptions, open_store
 from tests.fixtures.daemon import seed_running
+from tests.fixtures.redis_server import restart_redis_server, start_redis_server
 
 FAST_AUTOSTOP = {
     "NOVICTL_AUTOSTOP__CHECK_INTERVAL_MINUTES": "0.02",  # 1.2 s
@@ -112,3 +113,70 @@ async def test_token_is_enforced_over_real_http_and_never_logged(daemon_process,
     assert token not in logs
     assert daemon.env["NOVITA_API_KEY"] not in logs
     assert '"level": "info"' in logs  # JSON lines
+
+
+@pytest.mark.redis
+async def test_redis_stopped_and_restarted_under_a_daemon_process(
+    daemon_process, daemon_env, emulator, tmp_path
+) -> None:
+    import redis
+
+    server = start_redis_server(tmp_path / "redis")
+    revived = None
+    prefix = f"outage-{uuid.uuid4().hex[:8]}:"
+    try:
+        (instance_id,) = seed_running(emulator, 1)
+        emulator.state.set_status(instance_id, "exited")  # nothing to stop until the outage begins
+        daemon = daemon_process(daemon_env(NOVICTL_STORE__URL=server.url, NOVICTL_STORE__KEY_PREFIX=prefix,
+                                           **FAST_AUTOSTOP))  # fmt: skip
+        with httpx.Client(base_url=daemon.url, timeout=5) as http:
+            wait_for(lambda: http.get(f"/api/instances/{instance_id}").status_code == 200)  # startup sync
+            redis.Redis.from_url(server.url).save()  # the restarted server starts from this snapshot
+            server.stop()
+            emulator.state.set_status(instance_id, "running")  # …and idle at once (threshold 0.6 s)
+
+            wait_for(lambda: http.get("/health").status_code == 503)
+            assert http.get("/health").json()["checks"]["store"].startswith("unavailable")
+            acknowledged: list[str] = []
+
+            def refused() -> bool:
+                # Buffered (200) until the next flush fails, refused (503) from then on: never dropped.
+                ping = http.put(f"/api/instances/{instance_id}/last-used", json={})
+                if ping.status_code == 200:
+                    acknowledged.append(ping.json()["lastUsedAt"])
+                    return False
+                assert ping.status_code == 503, ping.text
+                assert ping.headers["retry-after"]
+                return True
+
+            wait_for(refused)
+
+            def failed_ticks() -> float:
+                for line in http.get("/metrics").text.splitlines():
+                    if line.startswith('novictl_jobs_total{job="autostop",outcome="failed"}'):
+                        return float(line.split()[-1])
+                return 0.0
+
+            wait_for(lambda: failed_ticks() >= 2)  # auto-stop ran twice on unreadable state …
+            assert emulator.state.calls["POST /gpu/instance/stop"] == 0  # … and stopped nothing
+
+            revived = restart_redis_server(server, tmp_path / "redis")
+            wait_for(lambda: http.get("/health").status_code == 200, seconds=20)
+            wait_for(lambda: emulator.state.instance_calls[instance_id]["stop"] == 1, seconds=20)
+        assert daemon.stop() == 0, daemon.logs()
+
+        store = await open_store(StoreOptions(url=server.url, key_prefix=prefix))
+        try:
+            record = await store.get(instance_id)
+        finally:
+            await store.close()
+        assert record is not None
+        assert record.stopped_by == "autostop"
+        if acknowledged:  # every ping acknowledged during the outage reached the store afterwards
+            assert record.last_used_at is not None
+            assert record.last_used_at.isoformat() >= max(acknowledged)
+    finally:
+        if revived is not None:
+            revived.terminate()
+            revived.wait(timeout=5)
+        server.stop()
