@@ -4,9 +4,11 @@ Command modules import only typer and light modules at import time; anything hea
 apscheduler, rich tables) is imported inside the command that needs it, so ``novictl --help`` stays fast.
 """
 
+import inspect
+import os
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -22,15 +24,18 @@ try:
 except ImportError:  # pragma: no cover - depends on the installed typer
     from click import ClickException  # type: ignore[assignment]
 
-app = typer.Typer(
-    name="novictl",
-    help="Manage Novita.ai GPU instances and stop the idle ones before they burn money.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+_ROOT_SETTINGS: dict[str, Any] = {
+    "name": "novictl",
+    "help": "Manage Novita.ai GPU instances and stop the idle ones before they burn money.",
+    "no_args_is_help": True,
+    "add_completion": False,
+    "pretty_exceptions_enable": False,
+    "rich_markup_mode": None,
+    "context_settings": {"help_option_names": ["-h", "--help"]},
+}
+_ROOT_HELP_ARGS: tuple[list[str], ...] = ([], ["--help"], ["-h"])
+
+app = typer.Typer(**_ROOT_SETTINGS)
 commands.register(app)
 
 
@@ -70,6 +75,30 @@ def root(
     state.debug = debug
 
 
+def _summary_app() -> typer.Typer:
+    """The root with every command reduced to its name and help: all ``novictl --help`` shows. Typer reads
+    each command's signature to build its options, a third of the start-up for a page that lists none of
+    them. A test holds this page identical to the full app's."""
+    summary = typer.Typer(**_ROOT_SETTINGS)
+    summary.callback()(root)
+    for info in app.registered_commands:
+        assert info.callback is not None
+        assert info.name, "commands are registered with explicit names"
+        text = info.help or inspect.getdoc(info.callback)
+        summary.command(info.name, help=text, short_help=info.short_help, hidden=info.hidden)(_stub)
+    for group in app.registered_groups:
+        sub_app = group.typer_instance
+        assert sub_app is not None
+        assert group.name, "groups are added with explicit names"
+        text = group.help if isinstance(group.help, str) else sub_app.info.help
+        summary.add_typer(typer.Typer(help=text if isinstance(text, str) else None), name=group.name)
+    return summary
+
+
+def _stub() -> None:
+    """Never run: the summary app only prints the root help."""
+
+
 def _exit(code: int) -> NoReturn:
     sys.stdout.flush()
     raise SystemExit(code)
@@ -80,7 +109,10 @@ def main(argv: list[str] | None = None) -> None:
     from novictl.errors import NovictlError
 
     state = App()
-    command = typer.main.get_command(app)
+    args = sys.argv[1:] if argv is None else argv
+    # Click's own completion protocol (an environment variable, no arguments) needs the real commands.
+    summary = args in _ROOT_HELP_ARGS and "_NOVICTL_COMPLETE" not in os.environ
+    command = typer.main.get_command(_summary_app() if summary else app)
     try:
         # Without standalone mode, click *returns* the code of a `typer.Exit(n)` instead of raising it.
         code = command.main(args=argv, prog_name="novictl", standalone_mode=False, obj=state)

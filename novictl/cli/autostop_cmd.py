@@ -311,11 +311,15 @@ def _rule(state: App, record: "InstanceRecord") -> str:
     if record.autostop_disabled:
         return "auto-stop off"
     conf = state.settings.autostop
+    if not conf.enabled:
+        return "auto-stop is off for every instance (autostop.enabled = false)"
     idle = (
         f"{format_duration(record.autostop_idle_minutes * 60)} idle"
         if record.autostop_idle_minutes is not None
         else f"the default {format_duration(conf.idle_threshold)} idle"
     )
+    if not conf.startup_grace:
+        return f"stops after {idle}"
     grace = format_duration(conf.startup_grace)
     return f"stops after {idle} (plus {grace} of startup grace until its first ping after a start)"
 

@@ -36,7 +36,8 @@ class App:
 
     def wants_json(self, flag: bool = False) -> bool:
         """JSON when a command's ``--json``, the global one or ``NOVICTL_OUTPUT=json`` asks for it."""
-        return flag or self.json_output or os.environ.get("NOVICTL_OUTPUT", "").lower() == "json"
+        env = os.environ if self.env is None else self.env
+        return flag or self.json_output or env.get("NOVICTL_OUTPUT", "").lower() == "json"
 
     @property
     def color(self) -> bool:

@@ -10,6 +10,7 @@ from novictl.cli.context import App, get_app, run_async
 from novictl.cli.output import console
 
 if TYPE_CHECKING:
+    import httpx
     from rich.console import Console
 
 
@@ -147,10 +148,12 @@ async def _daemon_ping(app: App, out: "Console", name: str) -> None:
             out.print(f"daemon serving {url}")
             async with httpx.AsyncClient(base_url=url, timeout=10) as http:
                 ping = await http.put(f"/api/instances/{name}/last-used", json={})
+                _expect_ok(ping, f"PUT /api/instances/{name}/last-used")
                 out.print(
                     f"PUT /api/instances/{name}/last-used → {ping.status_code} {ping.json()['message']}"
                 )
                 health = await http.get("/health")
+                _expect_ok(health, "GET /health")
                 out.print(f"GET /health → {health.status_code} {health.json()['status']}")
         finally:
             daemon.request_stop()
@@ -158,3 +161,12 @@ async def _daemon_ping(app: App, out: "Console", name: str) -> None:
         found = await store.get_many([r.id for r in await store.find_by_name(name)])
     used = next(iter(found.values())).last_used_at if found else None
     out.print(f"the ping is in the store: {name} last used {used:%H:%M:%S} UTC" if used else "no ping stored")
+
+
+def _expect_ok(response: "httpx.Response", what: str) -> None:
+    from novictl.errors import NovictlError
+
+    if response.status_code != 200:
+        raise NovictlError(
+            f"the demo's daemon answered {what} with HTTP {response.status_code}: {response.text}"
+        )

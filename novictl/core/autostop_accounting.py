@@ -95,7 +95,9 @@ async def account_run(
             await store.put_many(records, fields=fields)
         await audit.record_events(store, events)
     except StoreError as error:
-        report.errors.append(f"could not record the stops and warnings: {error.message}")
+        # The log is then the only record of what was stopped: name every instance.
+        stopped = ", ".join(f"{e.name} ({e.instance_id})" for e in report.by_verdict("stopped")) or "none"
+        report.errors.append(f"could not record the stops and warnings (stopped: {stopped}): {error.message}")
     counters[COUNTERS["errors"]] = len(report.errors)
     try:
         await store.incr_counters({name: value for name, value in counters.items() if value})

@@ -218,16 +218,19 @@ async def _apply(
                     changed, events, report.errors,
                 )  # fmt: skip
 
-    await asyncio.gather(*(act(instance_id, entry) for instance_id, entry in candidates.items()))
-    report.sort()
-
-    stopped = report.by_verdict("stopped")
-    counters[COUNTERS["stops"]] = len(stopped)
-    counters[COUNTERS["max_runtime_stops"]] = sum(1 for e in stopped if e.trigger == "max-runtime")
-    counters[COUNTERS["skips"]] = sum(1 for e in candidates.values() if e.verdict == "skip")
-    counters[COUNTERS["warnings"]] = sum(1 for e in events if e.type == audit.AUTOSTOP_PENDING)
-    report.duration_seconds = time.perf_counter() - plan.started
-    await account_run(store, report, changed, events, counters)
+    try:
+        await asyncio.gather(*(act(instance_id, entry) for instance_id, entry in candidates.items()))
+    finally:
+        # The stops already sent are recorded even when the run is cancelled (a daemon shutting down,
+        # Ctrl-C): the write is shielded, and it runs before the cancellation goes on.
+        report.sort()
+        stopped = report.by_verdict("stopped")
+        counters[COUNTERS["stops"]] = len(stopped)
+        counters[COUNTERS["max_runtime_stops"]] = sum(1 for e in stopped if e.trigger == "max-runtime")
+        counters[COUNTERS["skips"]] = sum(1 for e in candidates.values() if e.verdict == "skip")
+        counters[COUNTERS["warnings"]] = sum(1 for e in events if e.type == audit.AUTOSTOP_PENDING)
+        report.duration_seconds = time.perf_counter() - plan.started
+        await asyncio.shield(account_run(store, report, changed, events, counters))
     return report
 
 

@@ -32,7 +32,8 @@ def bulk_gc() -> Iterator[None]:
     global _depth, _saved
     if _depth == 0:
         _saved = gc.get_threshold()
-        gc.set_threshold(max(_saved[0], BULK_THRESHOLD), _saved[1], _saved[2])
+        if _saved[0] != 0:  # 0 means the program turned collection off: leave it off
+            gc.set_threshold(max(_saved[0], BULK_THRESHOLD), _saved[1], _saved[2])
     _depth += 1
     try:
         yield

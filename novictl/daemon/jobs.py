@@ -80,6 +80,7 @@ class JobRunner:
         self.address = address
         self._held: dict[str, str] = {}
         self._active = 0
+        self._running: set[asyncio.Task[Any]] = set()
         self._idle = asyncio.Event()
         self._idle.set()
         self.webhooks_sender = WebhookSender(ctx.store, ctx.settings.webhook, clock=ctx.clock)
@@ -132,6 +133,15 @@ class JobRunner:
         except TimeoutError:
             return False
         return True
+
+    async def cancel_running(self, seconds: float = 10.0) -> None:
+        """Cancel the jobs still running and wait (at most ``seconds``) while they record what they did —
+        an auto-stop run writes the stops it already sent — before the store closes."""
+        running = [task for task in self._running if not task.done()]
+        for task in running:
+            task.cancel()
+        if running:
+            await asyncio.wait(running, timeout=seconds)
 
     async def release_locks(self) -> None:
         """Give up the job locks this daemon holds, so another daemon can act on the next tick."""
@@ -201,6 +211,9 @@ class JobRunner:
         self._active += 1
         self._idle.clear()
         outcome: JobOutcome = "ran"
+        task = asyncio.current_task()
+        if task is not None:
+            self._running.add(task)
         try:
             await work()
         except (_Skipped, LockHeld):
@@ -217,6 +230,7 @@ class JobRunner:
             outcome = "failed"
             log.exception("%s failed unexpectedly", job)
         finally:
+            self._running.discard(task)
             self._active -= 1
             if self._active == 0:
                 self._idle.set()

@@ -178,6 +178,7 @@ class Daemon:
         ctx.scheduler.running = False
         if not await runner.wait_idle(self.schedule.shutdown_grace_seconds):
             log.warning("a job still runs after %gs; stopping anyway", self.schedule.shutdown_grace_seconds)
+            await runner.cancel_running()
         await ctx.settler.close()  # the sweep (and the next sync) catch what they did not see settle
         for task in tasks:
             task.cancel()

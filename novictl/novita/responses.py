@@ -65,14 +65,6 @@ def error_text(response: httpx.Response) -> tuple[str, str | None]:
 def error_from_response(response: httpx.Response, *, action: str) -> NovitaError:
     """The novictl error for a non-2xx answer. ``action`` names the call, e.g. ``"GET /gpu/instance"``."""
     status = response.status_code
-    if status == 404 and _is_html(response):
-        # A proxy's page, not Novita's answer: "gone" would let sync mark a live instance terminated.
-        return NovitaUnavailable(
-            f"something in front of Novita answered {action} with an HTML 404 page (not Novita's JSON)",
-            status=status,
-            reason="NOT_NOVITA",
-            hint="not taken to mean the instance is gone; check novita.base_url, or try again later",
-        )
     message, reason = error_text(response)
     label = f"{message} (HTTP {status}{', ' + reason if reason and reason != message else ''}; {action})"
     if status in (401, 403):
@@ -99,12 +91,6 @@ def error_from_response(response: httpx.Response, *, action: str) -> NovitaError
     if 400 <= status < 500:
         return NovitaBadRequest(f"Novita rejected the request: {label}", status=status, reason=reason)
     return NovitaError(f"unexpected answer from Novita: {label}", status=status, reason=reason)
-
-
-def _is_html(response: httpx.Response) -> bool:
-    if "html" in response.headers.get("content-type", "").lower():
-        return True
-    return response.content.lstrip()[:1] == b"<"
 
 
 def _clean(value: Any) -> str | None:

@@ -8,6 +8,7 @@ import uuid
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Collection, Iterable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -24,6 +25,9 @@ logger = logging.getLogger("novictl.store")
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
+
+_REPAIRS_UNSAVED: ContextVar[bool] = ContextVar("novictl_repairs_unsaved", default=False)
+"""Set by :meth:`StoreBase.repairs_unsaved` for the current task."""
 
 UsedAt = tuple[int, str | None]
 """The latest recorded use of an instance, as (epoch microseconds, source); kept beside the record so a
@@ -79,7 +83,6 @@ class StoreBase(ABC):
         """Timestamp fields repaired by reads through this store object."""
         self.corrupt_records = 0
         """Stored records skipped because they could not be decoded."""
-        self._unsaved_depth = 0
 
     # -- records -------------------------------------------------------------------------------------
 
@@ -99,9 +102,10 @@ class StoreBase(ABC):
             except (ValueError, TypeError, RecursionError) as exc:
                 self._count_corrupt(instance_id, exc)
                 continue
-            if repairs and not self._unsaved_depth:
-                batch.rewrites.append((instance_id, document, encode_record(record), len(repairs)))
+            if repairs:
                 repaired.extend((instance_id, repair) for repair in repairs)
+                if not _REPAIRS_UNSAVED.get():
+                    batch.rewrites.append((instance_id, document, encode_record(record), len(repairs)))
             if used is not None:
                 record = _merge_used(record, used)
             batch.records.append(record)
@@ -109,10 +113,11 @@ class StoreBase(ABC):
             self.repairs += len(repaired)
             examples = "; ".join(f"{rid}.{repair.describe()}" for rid, repair in repaired[:3])
             logger.warning(
-                "repaired %d stored timestamp(s) in %d record(s) (e.g. %s)",
+                "repaired %d stored timestamp(s) in %d record(s) (e.g. %s)%s",
                 len(repaired),
-                len(batch.rewrites),
+                len({rid for rid, _ in repaired}),
                 examples,
+                "; not written back (dry run)" if _REPAIRS_UNSAVED.get() else "",
             )
         return batch
 
@@ -145,13 +150,14 @@ class StoreBase(ABC):
 
     @contextmanager
     def repairs_unsaved(self) -> Iterator[None]:
-        """Inside the block, timestamps repaired while reading are returned repaired but not written back:
-        a dry run writes nothing. Nestable; a later ordinary read writes them."""
-        self._unsaved_depth += 1
+        """Inside the block, timestamps repaired while reading are returned repaired (and logged and
+        counted in ``repairs``) but not written back: a dry run writes nothing. Only reads in this task
+        (and the tasks it starts) are affected — the daemon's other jobs share the store object."""
+        reset = _REPAIRS_UNSAVED.set(True)
         try:
             yield
         finally:
-            self._unsaved_depth -= 1
+            _REPAIRS_UNSAVED.reset(reset)
 
     def lock(
         self, name: str, ttl_seconds: float, *, owner: str | None = None, held_message: str | None = None

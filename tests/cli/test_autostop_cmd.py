@@ -147,6 +147,16 @@ def test_run_yes_stops_each_idle_instance_once_and_stats_show_it(world: World, c
         assert not re.search(r"\$0\.00\b", line), line
 
 
+def test_set_says_what_applies_without_grace_and_when_off_for_everyone(
+    world: World, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = world.names[0]
+    monkeypatch.setenv("NOVICTL_AUTOSTOP__STARTUP_GRACE_MINUTES", "0")
+    assert "stops after 2h00m idle;" in cli("autostop", "set", first, "--idle", "2h").out
+    monkeypatch.setenv("NOVICTL_AUTOSTOP__ENABLED", "false")
+    assert "auto-stop is off for every instance" in cli("autostop", "set", first, "--default").out
+
+
 def test_saving_amounts_keep_a_fraction_of_a_cent_visible() -> None:
     from novictl.cli.autostop_cmd import _usd
 

@@ -93,3 +93,21 @@ def test_command_signatures_need_no_string_evaluation() -> None:
             if isinstance(annotation, str):
                 stringly.append(f"{path}: {name}")
     assert not stringly, f"command parameters annotated as strings: {stringly}"
+
+
+def test_the_root_help_page_is_the_full_apps(capsys: pytest.CaptureFixture[str]) -> None:
+    # `novictl --help` is built from name-and-help stubs (cheaper); it must print exactly what the full
+    # app prints, however commands change.
+    from novictl.cli.app import _summary_app
+
+    pages = []
+    for built in (typer.main.get_command(app), typer.main.get_command(_summary_app())):
+        with pytest.raises(SystemExit):
+            built.main(["--help"], prog_name="novictl")
+        pages.append(capsys.readouterr().out)
+    assert "Commands:" in pages[0]
+    assert pages[1] == pages[0]
+    with pytest.raises(SystemExit) as exited:
+        main(["--help"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out == pages[0]

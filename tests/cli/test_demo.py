@@ -19,6 +19,7 @@ def test_demo_walks_through_every_step_and_exits_0(tmp_path: Path) -> None:
         "XDG_CONFIG_HOME": str(home / ".config"),
         "NOVITA_API_KEY": "not-the-emulators-key",
         "REDIS_URL": "redis://127.0.0.1:1/0",
+        "NOVICTL_OUTPUT": "json",  # the tour shows tables whatever the caller's scripts prefer
     }
     done = subprocess.run(
         [sys.executable, "-m", "novictl", "demo", "--step-delay", "20ms"],

@@ -147,6 +147,31 @@ async def test_the_store_is_written_once_per_run_however_many_stop(
     assert (kinds.count("instance.stopped"), kinds.count("instance.auto_stopped")) == (5, 5)
 
 
+async def test_a_cancelled_run_still_records_the_stops_it_sent(emulator, novita_client, store, clock) -> None:
+    import asyncio
+
+    ids = running_instances(emulator, 3)
+    for instance_id in ids:
+        await track(store, clock, instance_id, used=30)
+    emulator.state.script_fault("slow", path="POST /gpu/instance/stop", seconds=30)  # one stop hangs
+
+    run_task = asyncio.ensure_future(run(novita_client, store, clock))
+    for _ in range(500):  # the other two stops answered (their status moved on)
+        if sum(emulator.state.instance(i)["status"] != "running" for i in ids) == 2:
+            break
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)  # …and their answers reached the run
+    run_task.cancel()  # a daemon shutting down, Ctrl-C
+    with pytest.raises(asyncio.CancelledError):
+        await run_task
+
+    answered = [i for i in ids if emulator.state.instance(i)["status"] != "running"]
+    stored = await store.get_many(ids)
+    assert {i for i in ids if stored[i].stopped_by == "autostop"} == set(answered)
+    events = await store.list_events(types=["instance.auto_stopped"])
+    assert {e.instance_id for e in events} == set(answered)
+
+
 async def test_dry_run_decides_the_same_and_acts_on_nothing(emulator, novita_client, store, clock) -> None:
     ids = running_instances(emulator, 4)
     for instance_id, used in zip(ids, (30, 25, 5, 1), strict=True):

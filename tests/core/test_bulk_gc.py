@@ -49,6 +49,13 @@ def test_a_higher_threshold_set_by_the_program_is_kept() -> None:
     assert gc.get_threshold() == (50_000, 5, 5)
 
 
+def test_collection_switched_off_by_the_program_stays_off() -> None:
+    gc.set_threshold(0, 10, 10)
+    with bulk_gc():
+        assert gc.get_threshold()[0] == 0
+    assert gc.get_threshold() == (0, 10, 10)
+
+
 async def test_overlapping_tasks_restore_when_the_last_one_ends() -> None:
     first_in = asyncio.Event()
     release_first = asyncio.Event()

@@ -109,23 +109,6 @@ async def test_a_record_whose_get_fails_is_kept(emulator, novita_client, store) 
     assert record.terminated_at is None
 
 
-async def test_a_proxys_html_404_never_counts_as_gone(emulator, novita_client, store) -> None:
-    ids = emulator.state.seed_instances(3)
-    await sync_instances(client=novita_client, store=store, options=OPTIONS)
-    emulator.state.vanish(ids[0])
-    emulator.state.script_fault("html", status=404, count=50, path="/gpu/instance")
-
-    result = await sync_instances(
-        client=novita_client, store=store, options=SyncOptions(page_size=100, remove_obsolete=True)
-    )
-
-    assert (result.terminated, result.removed, result.kept_unconfirmed) == (0, 0, 1)
-    assert (await store.get(ids[0])) is not None
-    emulator.state.clear_script()
-    confirmed = await sync_instances(client=novita_client, store=store, options=OPTIONS)
-    assert confirmed.terminated == 1  # Novita's own 404 does
-
-
 async def test_list_failure_marks_nothing_terminated(emulator, novita_client, store) -> None:
     ids = emulator.state.seed_instances(4)
     await sync_instances(client=novita_client, store=store, options=OPTIONS)

@@ -100,3 +100,31 @@ async def test_redis_outage_refuses_pings_skips_autostop_and_recovers(
             revived.terminate()
             revived.wait(timeout=5)
         server.stop()
+
+
+async def test_shutdown_cancels_a_long_autostop_run_after_it_records_what_it_stopped(
+    daemon_harness, emulator
+) -> None:
+    import asyncio
+
+    harness = await daemon_harness(IDLE_AT_ONCE)
+    ctx = harness.ctx
+    ids = seed_running(emulator, 2)
+    assert (await harness.http.post("/api/instances/sync")).status_code == 200
+    emulator.state.script_fault("slow", path="POST /gpu/instance/stop", seconds=30)  # one stop hangs
+    runner = JobRunner(ctx, JobSchedule.from_settings(ctx.settings))
+
+    job = asyncio.ensure_future(runner.autostop())
+    for _ in range(500):
+        if any(emulator.state.instance(i)["status"] != "running" for i in ids):
+            break
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)
+    assert not await runner.wait_idle(0.01)  # still running: one stop hangs
+    await runner.cancel_running()
+
+    assert job.done()
+    [answered] = [i for i in ids if emulator.state.instance(i)["status"] != "running"]
+    stored = await ctx.store.get(answered)
+    assert stored is not None
+    assert stored.stopped_by == "autostop"

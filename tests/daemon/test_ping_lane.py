@@ -85,6 +85,10 @@ async def test_a_good_ping_is_answered_without_reaching_the_route(lane, kwargs, 
         ("/api/instances/" + "x" * 300 + "/last-used", {}),
         ("/api/instances/a/b/last-used", {}),
         ("/api/instances/{id}/last-used", {"json": {"source": "s", "padding": "p" * 5000}}),
+        (
+            "/api/instances/{id}/last-used",
+            {"content": b"   ", "headers": {"content-type": "application/json"}},
+        ),
     ],
 )
 async def test_anything_else_reaches_the_route_with_its_body_intact(lane, path, kwargs) -> None:
@@ -123,3 +127,32 @@ def test_ping_ref_accepts_what_the_route_accepts() -> None:
     for path in ("/api/instances//last-used", too_long, "/api/instances/a/b/last-used",
                  "/api/instances/abc", "/api/other/abc/last-used"):  # fmt: skip
         assert ping_ref(path) is None, path
+
+
+async def test_the_route_answers_a_good_ping_the_same_way_without_the_lane(daemon_harness, emulator) -> None:
+    harness = await daemon_harness()
+    (instance_id,) = seed_running(emulator, 1)
+    assert (await harness.http.post("/api/instances/sync", json={})).status_code == 200
+    through_lane = await harness.http.put(f"/api/instances/{instance_id}/last-used", json={"source": "a"})
+
+    harness.app.user_middleware = [m for m in harness.app.user_middleware if m.cls is not PingFastLane]
+    harness.app.middleware_stack = None  # rebuilt on the next request, without the lane
+    through_route = await harness.http.put(f"/api/instances/{instance_id}/last-used", json={"source": "b"})
+
+    layers, layer = [], harness.app.middleware_stack
+    while layer is not None:
+        layers.append(type(layer).__name__)
+        layer = getattr(layer, "app", None)
+    assert "PingFastLane" not in layers
+    assert "GuardMiddleware" in layers  # the rebuilt stack is the one that answered
+    assert (through_lane.status_code, through_route.status_code) == (200, 200)
+    assert list(through_route.json()) == list(through_lane.json())
+    assert through_route.json()["instanceId"] == instance_id
+    for header in ("x-request-id", "cache-control", "content-type", "x-content-type-options"):
+        assert (header in through_route.headers) == (header in through_lane.headers), header
+    await harness.ctx.pings.flush()
+    stored = await harness.ctx.store.get(instance_id)
+    assert (stored.last_used_at.isoformat(), stored.last_used_source) == (
+        through_route.json()["lastUsedAt"],
+        "b",
+    )

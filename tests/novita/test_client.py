@@ -15,7 +15,6 @@ from novictl.errors import (
     NovitaBadRequest,
     NovitaNotFound,
     NovitaStateConflict,
-    NovitaUnavailable,
 )
 from novictl.novita import CreateInstanceRequest, Instance, NovitaClient
 
@@ -177,17 +176,17 @@ async def test_not_found_from_404(novita_client: NovitaClient, emulator: Any, no
     assert novita_sleeps.calls == []
 
 
-async def test_a_proxys_html_404_is_not_novitas_not_found(
-    novita_client: NovitaClient, emulator: Any, novita_sleeps: Any
+async def test_a_404_page_in_html_is_not_found_without_its_markup(
+    novita_client: NovitaClient, emulator: Any
 ) -> None:
-    emulator.state.script_fault("html", status=404, count=50, path="/gpu/instance")
+    # NOVITA_API.md: a 404 means gone, whatever its body; a gateway's may be an HTML page.
+    emulator.state.script_fault("html", status=404, path="/gpu/instance")
 
-    with pytest.raises(NovitaUnavailable) as caught:
+    with pytest.raises(NovitaNotFound) as caught:
         await novita_client.get_instance("0123456789abcdef")
 
-    assert (caught.value.status, caught.value.reason) == (404, "NOT_NOVITA")
-    assert "HTML 404 page" in caught.value.message
-    assert "novita.base_url" in (caught.value.hint or "")
+    assert caught.value.status == 404
+    assert "<" not in caught.value.message
 
 
 async def test_not_found_from_400_resource_not_found(novita_client: NovitaClient, emulator: Any) -> None:

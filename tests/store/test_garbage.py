@@ -79,6 +79,7 @@ async def test_reads_inside_repairs_unsaved_write_nothing_back(
     with store.repairs_unsaved():
         (record,) = await store.get_all()
         assert record.last_used_at == frozen_clock.now()  # repaired in what is returned
+    assert store.repairs >= 1  # type: ignore[attr-defined]  # still seen and counted (and logged)
     assert REPAIRS_COUNTER not in await store.get_counters()  # nothing written, not even the counter
 
     frozen_clock.advance(hours=1)
@@ -87,6 +88,28 @@ async def test_reads_inside_repairs_unsaved_write_nothing_back(
     assert (await store.get_counters())[REPAIRS_COUNTER] >= 1
     frozen_clock.advance(hours=1)
     assert (await store.get("g2")) == later
+
+
+async def test_repairs_unsaved_covers_only_the_task_that_asked(
+    store: StateStore, write_raw_record: RawRecordWriter
+) -> None:
+    import asyncio
+
+    await write_raw_record("g3", raw_record("g3", last_used_at="Invalid Date"))
+    inside = asyncio.Event()
+    done = asyncio.Event()
+
+    async def dry_run() -> None:
+        with store.repairs_unsaved():
+            inside.set()
+            await done.wait()
+
+    other = asyncio.ensure_future(dry_run())
+    await inside.wait()
+    await store.get_all()  # a real job reading meanwhile writes its repairs back
+    done.set()
+    await other
+    assert (await store.get_counters())[REPAIRS_COUNTER] >= 1
 
 
 async def test_repair_write_back_keeps_names_and_last_use_working(

@@ -109,7 +109,7 @@ async def _read_body(receive: Receive) -> tuple[list[Message], bytes | None]:
 
 def _parse(scope: Scope, body: bytes) -> object:
     """``None`` for an empty body, a :class:`PingBody`, or :data:`_DECLINED`."""
-    if not body.strip():
+    if not body:
         return None
     content_type = header(scope, b"content-type")
     if content_type is not None and content_type.split(";", 1)[0].strip().lower() != "application/json":
