@@ -121,7 +121,10 @@ class _Tour:
         self.heading(title, "novictl " + shlex.join(args))
         command = typer.main.get_command(root)
         argv = ["--config", str(self.config_file), *args, *hidden]
-        code = command.main(args=argv, prog_name="novictl", standalone_mode=False, obj=self.app)
+        try:
+            code = command.main(args=argv, prog_name="novictl", standalone_mode=False, obj=self.app)
+        except SystemExit as exited:  # a command that exits 1 itself (a failed stop, say)
+            code = exited.code
         if code not in (None, 0):
             raise NovictlError(f"the demo's step `novictl {shlex.join(args)}` exited {code}")
 

@@ -151,7 +151,7 @@ async def _act(app: App, action: str, ref: str, waiting: tuple[float, float] | N
             timeout_seconds, poll = waiting
             final = await instances.wait_and_record(
                 client, store, record, _TARGETS[action][0], timeout_seconds=timeout_seconds,
-                poll_interval=poll, on_status=progress_printer(record.name), clock=clock,
+                poll_interval=poll, quick_start=True, on_status=progress_printer(record.name), clock=clock,
             )  # fmt: skip
             outcome.status = final.status
         return outcome

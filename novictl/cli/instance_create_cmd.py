@@ -120,7 +120,7 @@ async def _create(app: App, spec: Any, waiting: tuple[float, float] | None, *, q
             timeout_seconds, poll = waiting
             record = await wait_and_record(
                 client, store, record, {"running"}, timeout_seconds=timeout_seconds, poll_interval=poll,
-                on_status=progress_printer(record.name), clock=clock,
+                quick_start=True, on_status=progress_printer(record.name), clock=clock,
             )  # fmt: skip
             if talk:
                 out.print(f"{record.name} is running — see it with: novictl show {record.id}")

@@ -218,11 +218,18 @@ async def _apply(
                     changed, events, report.errors,
                 )  # fmt: skip
 
+    finished = False
     try:
-        await asyncio.gather(*(act(instance_id, entry) for instance_id, entry in candidates.items()))
+        # A task group: when one stop fails unexpectedly (or the run is cancelled) the others are cancelled
+        # and waited for, so nothing is still being stopped once the run writes what it did.
+        async with asyncio.TaskGroup() as group:
+            for instance_id, entry in candidates.items():
+                group.create_task(act(instance_id, entry))
+        finished = True
     finally:
-        # The stops already sent are recorded even when the run is cancelled (a daemon shutting down,
-        # Ctrl-C): the write is shielded, and it runs before the cancellation goes on.
+        # What was done is recorded even when the run is cancelled (a daemon shutting down, Ctrl-C).
+        if not finished:
+            _unconfirmed(candidates.values(), report)
         report.sort()
         stopped = report.by_verdict("stopped")
         counters[COUNTERS["stops"]] = len(stopped)
@@ -230,8 +237,34 @@ async def _apply(
         counters[COUNTERS["skips"]] = sum(1 for e in candidates.values() if e.verdict == "skip")
         counters[COUNTERS["warnings"]] = sum(1 for e in events if e.type == audit.AUTOSTOP_PENDING)
         report.duration_seconds = time.perf_counter() - plan.started
-        await asyncio.shield(account_run(store, report, changed, events, counters))
+        await _to_the_end(account_run(store, report, changed, events, counters))
     return report
+
+
+def _unconfirmed(entries: Iterable[AutoStopEntry], report: AutoStopReport) -> None:
+    """Candidates whose stop had not been confirmed when the run was interrupted: their stop may or may
+    not have reached Novita, so they are reported as such (the next sync records their status)."""
+    left = [entry for entry in entries if entry.verdict == "stop"]
+    for entry in left:
+        _skip(entry, "run interrupted before its stop was confirmed")
+    if left:
+        names = ", ".join(f"{e.name} ({e.instance_id})" for e in left)
+        report.errors.append(f"run interrupted; these stops may or may not have been sent: {names}")
+
+
+async def _to_the_end(write: Awaitable[None]) -> None:
+    """Await ``write`` until it is done, however often this task is cancelled meanwhile (then re-raise
+    the cancellation): the record of stops already sent must not be abandoned halfway."""
+    task = asyncio.ensure_future(write)
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            cancelled = True
+    task.result()
+    if cancelled:
+        raise asyncio.CancelledError
 
 
 # -- steps ---------------------------------------------------------------------------------------------

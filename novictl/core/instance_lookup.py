@@ -159,18 +159,21 @@ async def running_instances(
 async def needs_refresh(
     store: StateStore, *, clock: Clock | None = None, max_age_seconds: float | None
 ) -> bool:
-    """Whether the store's last sync is older than ``max_age_seconds`` (always, when that is ``None``)."""
+    """Whether the store's last sync ended more than ``max_age_seconds`` ago (always, when that is
+    ``None``). Counted from its end: a sync of a large account may itself take longer than a short TTL."""
     if max_age_seconds is None:
         return True
     raw = await store.get_meta("last_sync")
     try:
-        started = datetime.fromisoformat(json.loads(raw)["startedAt"]) if raw else None
-    except (ValueError, KeyError, TypeError):
-        started = None
+        last = json.loads(raw) if raw else {}
+        started = datetime.fromisoformat(last["startedAt"]) if last else None
+        took = float(last.get("durationSeconds") or 0.0) if last else 0.0
+    except (ValueError, KeyError, TypeError, AttributeError):
+        started, took = None, 0.0
     if started is None:
         return True
-    age = ((clock or SystemClock()).now() - started).total_seconds()
-    return age < 0 or age > max_age_seconds
+    age = ((clock or SystemClock()).now() - started).total_seconds() - max(0.0, took)
+    return age < -took or age > max_age_seconds
 
 
 async def refresh_store(

@@ -365,6 +365,7 @@ async def wait_and_record(
     *,
     timeout_seconds: float,
     poll_interval: float,
+    quick_start: bool = False,
     on_status: Callable[[Instance], None] | None = None,
     clock: Clock | None = None,
 ) -> InstanceRecord:
@@ -377,7 +378,7 @@ async def wait_and_record(
     try:
         instance = await wait_for_status(
             client, record.id, targets, timeout_seconds=timeout_seconds, poll_interval=poll_interval,
-            on_status=on_status,
+            quick_start=quick_start, on_status=on_status,
         )  # fmt: skip
     except NovitaNotFound:
         if InstanceStatus.REMOVED not in targets:

@@ -23,15 +23,17 @@ async def wait_for_status(
     *,
     timeout_seconds: float = 600.0,
     poll_interval: float = 2.0,
+    quick_start: bool = False,
     on_status: Callable[[Instance], None] | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> Instance:
     """Poll until the instance's status is one of ``targets``; ``on_status`` hears every status seen.
 
-    The first looks after each change come quickly (a quarter of ``poll_interval``, then half) and then
-    settle at ``poll_interval``: a short step is seen when it ends, while a long wait still asks Novita
-    about once per interval.
+    With ``quick_start`` (someone is watching the progress) the first looks after each change come
+    quickly (a quarter of ``poll_interval``, then half) and then settle at ``poll_interval``: a short step
+    is seen when it ends, while a long wait still asks Novita about once per interval. Background
+    followers leave it off: after a mass stop, many of them poll at once.
 
     Raises :class:`WaitTimeout` after ``timeout_seconds`` and :class:`NovictlError` if the instance reports
     a ``statusError`` while not heading for the target (a failed create or start). Nothing is deleted or
@@ -44,7 +46,7 @@ async def wait_for_status(
         instance = await client.get_instance(instance_id)
         if instance.status != last_status:
             last_status = instance.status
-            interval = poll_interval / 4
+            interval = poll_interval / 4 if quick_start else poll_interval
             if on_status is not None:
                 on_status(instance)
         if instance.status in targets:

@@ -3,17 +3,21 @@ and the follow-ups of lifecycle actions."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import uuid
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from novictl.daemon.index import InstanceIndex
 from novictl.daemon.metrics import DaemonMetrics
 from novictl.daemon.pings import PingBuffer
 from novictl.daemon.settle import Settler
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from novictl.config import Settings
@@ -59,6 +63,17 @@ class DaemonContext:
     scheduler: SchedulerStatus = field(default_factory=SchedulerStatus)
     last_autostop_check: dict[str, Any] | None = None
     """This daemon's latest scheduled auto-stop summary (dry runs included)."""
+    acting: set[asyncio.Task[Any]] = field(default_factory=set)
+    """Actions started over HTTP that must run to the end (see :meth:`outlive_request`)."""
+
+    async def outlive_request(self, work: Awaitable[T]) -> T:
+        """Run ``work`` to the end even if the request that started it goes away (a client hanging up,
+        uvicorn cancelling requests at shutdown): stops sent are then always recorded. The daemon waits
+        for these before it closes the store."""
+        task = asyncio.ensure_future(work)
+        self.acting.add(task)
+        task.add_done_callback(self.acting.discard)
+        return await asyncio.shield(task)
 
     @classmethod
     def build(

@@ -179,6 +179,8 @@ class Daemon:
         if not await runner.wait_idle(self.schedule.shutdown_grace_seconds):
             log.warning("a job still runs after %gs; stopping anyway", self.schedule.shutdown_grace_seconds)
             await runner.cancel_running()
+        if ctx.acting:  # auto-stop runs and stop-alls started over HTTP record what they did
+            await asyncio.wait(set(ctx.acting), timeout=self.schedule.shutdown_grace_seconds)
         await ctx.settler.close()  # the sweep (and the next sync) catch what they did not see settle
         for task in tasks:
             task.cancel()

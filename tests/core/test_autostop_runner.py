@@ -161,7 +161,10 @@ async def test_a_cancelled_run_still_records_the_stops_it_sent(emulator, novita_
             break
         await asyncio.sleep(0.01)
     await asyncio.sleep(0.05)  # …and their answers reached the run
-    run_task.cancel()  # a daemon shutting down, Ctrl-C
+    run_task.cancel()  # a daemon shutting down, Ctrl-C …
+    for _ in range(3):
+        await asyncio.sleep(0)
+        run_task.cancel()  # … and again, impatiently, while the run writes what it did
     with pytest.raises(asyncio.CancelledError):
         await run_task
 
@@ -170,6 +173,10 @@ async def test_a_cancelled_run_still_records_the_stops_it_sent(emulator, novita_
     assert {i for i in ids if stored[i].stopped_by == "autostop"} == set(answered)
     events = await store.list_events(types=["instance.auto_stopped"])
     assert {e.instance_id for e in events} == set(answered)
+    [hung] = set(ids) - set(answered)
+    last = json.loads(await store.get_meta(LAST_RUN_META) or "{}")
+    assert last["totals"]["stopped"] == 2
+    assert any("may or may not have been sent" in error and hung in error for error in last["errors"])
 
 
 async def test_dry_run_decides_the_same_and_acts_on_nothing(emulator, novita_client, store, clock) -> None:

@@ -374,3 +374,20 @@ async def test_an_unknown_template_is_not_found_and_named(
         await instances.create(novita_client, store, CreateSpec(name="t", gpu="4090", template_id="nope"))
     assert info.value.exit_code == 4
     assert info.value.message == "no template 'nope' on Novita"
+
+
+async def test_the_store_is_as_fresh_as_the_end_of_its_last_sync(
+    store: StateStore, frozen_clock: FrozenClock
+) -> None:
+    import json
+    from datetime import timedelta
+
+    started = frozen_clock.now() - timedelta(seconds=10)
+    await store.set_meta("last_sync", json.dumps({"startedAt": started.isoformat(), "durationSeconds": 8.0}))
+    # It ended 2 s ago: fresh for a 3 s TTL although it began 10 s ago.
+    assert not await instances.needs_refresh(store, clock=frozen_clock, max_age_seconds=3)
+    assert await instances.needs_refresh(store, clock=frozen_clock, max_age_seconds=1)
+    assert await instances.needs_refresh(store, clock=frozen_clock, max_age_seconds=None)
+    future = frozen_clock.now() + timedelta(minutes=5)  # a clock that went backwards: not trusted
+    await store.set_meta("last_sync", json.dumps({"startedAt": future.isoformat(), "durationSeconds": 1.0}))
+    assert await instances.needs_refresh(store, clock=frozen_clock, max_age_seconds=30)

@@ -71,7 +71,28 @@ async def test_polls_quickly_after_a_change_then_settle_at_the_interval(
     with pytest.raises(WaitTimeout):
         await wait_for_status(
             novita_client, instance_id, {"running"}, timeout_seconds=13, poll_interval=2.0, sleep=sleep,
-            monotonic=lambda: now[0],
+            monotonic=lambda: now[0], quick_start=True,
         )  # fmt: skip
 
     assert sleeps[:8] == [0.5, 1.0, 2.0, 2.0, 2.0, 0.5, 1.0, 2.0]
+
+
+async def test_background_followers_poll_at_the_interval_from_the_start(
+    emulator: Any, novita_client: Any
+) -> None:
+    [instance_id] = emulator.state.seed_instances(1)
+    emulator.state.set_status(instance_id, "exited")
+    now = [0.0]
+    sleeps: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        now[0] += seconds
+
+    with pytest.raises(WaitTimeout):
+        await wait_for_status(
+            novita_client, instance_id, {"running"}, timeout_seconds=6, poll_interval=2.0, sleep=sleep,
+            monotonic=lambda: now[0],
+        )  # fmt: skip
+
+    assert sleeps == [2.0, 2.0, 2.0]

@@ -7,6 +7,8 @@ import json
 import logging
 from datetime import timedelta
 
+import pytest
+
 from novictl.daemon.http.ratelimit import RateLimiter
 from novictl.daemon.logs import JsonFormatter, SecretFilter
 from novictl.daemon.pings import PingBuffer
@@ -54,3 +56,28 @@ def test_logs_mask_secrets_in_json_lines() -> None:
     line = json.loads(stream.getvalue().splitlines()[-1])
     assert line["level"] == "warning"
     assert line["message"] == "header was Bearer **** and key ****"
+
+
+async def test_an_action_started_over_http_outlives_its_request(daemon_harness) -> None:
+    import asyncio
+
+    harness = await daemon_harness()
+    ctx = harness.ctx
+    release = asyncio.Event()
+    finished: list[int] = []
+
+    async def stop_things() -> int:
+        await release.wait()
+        finished.append(1)
+        return 7
+
+    request = asyncio.ensure_future(ctx.outlive_request(stop_things()))
+    await asyncio.sleep(0)
+    request.cancel()  # the client hung up, or uvicorn is shutting down
+    with pytest.raises(asyncio.CancelledError):
+        await request
+    assert len(ctx.acting) == 1  # still running: shutdown waits for it before closing the store
+    release.set()
+    await asyncio.wait(set(ctx.acting))
+    assert finished == [1]
+    assert not ctx.acting

@@ -34,7 +34,9 @@ async def autostop_trigger(
     is not recorded as a run. A real run answers 409 while another one (a scheduled check, ``novictl
     autostop run``, another daemon's) is under way."""
     dry_run = True if body is None else body.dry_run
-    report = await run_autostop_check(daemon_of(request), dry_run=dry_run)
+    ctx = daemon_of(request)
+    check = run_autostop_check(ctx, dry_run=dry_run)
+    report = await (check if dry_run else ctx.outlive_request(check))
     return report.to_dict()
 
 
@@ -66,7 +68,9 @@ async def stop_all(request: Request, body: Annotated[StopAllBody | None, Body()]
             for r in records
         ]
         return {"count": len(results), "failed": 0, "dryRun": True, "usdPerHour": burn, "results": results}
-    outcomes = await stop_many(ctx.client, ctx.store, records, stopped_by="stop-all", clock=ctx.clock)
+    outcomes = await ctx.outlive_request(
+        stop_many(ctx.client, ctx.store, records, stopped_by="stop-all", clock=ctx.clock)
+    )
     results = []
     for outcome in outcomes:
         item: dict[str, Any] = {
