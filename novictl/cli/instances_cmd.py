@@ -44,8 +44,9 @@ def list_instances(
 ) -> None:
     """List instances: name, id, status, GPU, region, $/h, last used, idle for.
 
-    Reads the local store, refreshed from Novita when its last sync is older than 30 s (or always with
-    --refresh). When Novita cannot be read without --refresh, the stored state is shown with a warning.
+    Reads the local store, refreshed from Novita when its last sync ended more than 30 s ago, or 3 s while
+    an instance is between states (always with --refresh). When Novita cannot be read without --refresh,
+    the stored state is shown with a warning.
     """
 
     from novictl.core.clock import SystemClock

@@ -129,7 +129,11 @@ class StoreSettings(_Section):
     """Where novictl keeps its state: embedded SQLite (default) or a shared Redis."""
 
     url: str = Field(
-        "", description='"" = SQLite at the default path; or sqlite:///abs/path.db, redis://host:6379/0'
+        "",
+        description=(
+            '"" = SQLite at the default path; or sqlite:///abs/path.db, redis://host:6379/0, '
+            "rediss://host:6380/0?ssl_ca_certs=/path/ca.pem (TLS)"
+        ),
     )
     key_prefix: str = Field("novictl:", description="Prefix of every Redis key novictl writes")
     events_max: int = Field(10000, ge=1, description="Events kept in the audit log (oldest dropped first)")
