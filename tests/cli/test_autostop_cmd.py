@@ -5,10 +5,8 @@ The emulator's seeded instances were started hours ago and never pinged: after a
 
 from __future__ import annotations
 
-import io
 import json
 import re
-import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -108,15 +106,13 @@ def test_run_refuses_without_a_terminal_or_yes(world: World, cli: Any) -> None:
     assert sum(world.stop_calls().values()) == 0
 
 
-def test_run_asks_and_a_no_stops_nothing(world: World, cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sys, "stdin", _Terminal("n\n"))
-    done = cli("autostop", "run")
+def test_run_asks_and_a_no_stops_nothing(world: World, cli: Any) -> None:
+    done = cli("autostop", "run", stdin="n\n", tty=True)
     assert "Stop 3 idle instances" in done.err
     assert "cancelled" in done.err
     assert sum(world.stop_calls().values()) == 0
 
-    monkeypatch.setattr(sys, "stdin", _Terminal("y\n"))
-    assert cli("autostop", "run").code == 0
+    assert cli("autostop", "run", stdin="y\n", tty=True).code == 0
     assert world.stop_calls() == dict.fromkeys(world.ids, 1)
 
 
@@ -243,10 +239,3 @@ def test_pin_and_unpin(world: World, cli: Any) -> None:
     assert cli("autostop", "pin", world.ids[1], "--until", "2001-01-01T00:00:00Z").code == 2
     assert cli("autostop", "pin", world.ids[1], "--for", "1h", "--until", until.isoformat()).code == 2
     assert cli("autostop", "pin", world.ids[1], "--until", "tomorrow").code == 2
-
-
-class _Terminal(io.StringIO):
-    """A stdin that says it is a terminal and answers the prompt."""
-
-    def isatty(self) -> bool:
-        return True
