@@ -111,7 +111,11 @@ async def run_once(
             f"        novita calls={sum(calls.values())} (list pages={pages}, GET={gets}, stop={stops}; "
             f"expected {pages + 2 * len(idle)})  store calls={sum(counting.calls.values())} "
             f"({dict(counting.calls)})"
-            + (f"  redis round trips={store.round_trips - trips_before}" if trips_before is not None else ""),
+            + (
+                f"  redis round trips={getattr(store, 'round_trips', 0) - trips_before}"
+                if trips_before is not None
+                else ""
+            ),
             flush=True,
         )
         force_running(emulator, idle)  # the next backend starts from the same world

@@ -57,7 +57,7 @@ async def _run(label: str, store_url: str, emulator: Emulator, instances: int, p
             if store_url.startswith("redis"):
                 commands = _commandstats(store_url) - redis_before
                 per_k = 1000 / max(result.seen, 1)
-                trips = (store.round_trips - trips_before) * per_k
+                trips = (getattr(store, "round_trips", 0) - trips_before) * per_k
                 line += f"  redis commands/1k={commands * per_k:.1f} round trips/1k={trips:.2f}"
             print(line, flush=True)
     finally:

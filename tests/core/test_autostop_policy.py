@@ -10,6 +10,7 @@ import pytest
 
 from novictl.config.models import AutoStopSettings
 from novictl.core.autostop import Unreadable, describe_autostop, evaluate, judge
+from novictl.core.autostop_policy import LiveState
 from novictl.novita.models import Instance
 from novictl.store.records import InstanceRecord
 
@@ -209,7 +210,7 @@ def test_evaluate_covers_tracked_untracked_and_unlisted_instances() -> None:
         record(id="gone", name="gone", status="terminated", terminated_at=ago(5)),
         record(id="blind", name="blind", last_used_at=ago(900)),
     ]
-    live = {
+    live: dict[str, LiveState] = {
         "idle": running(id="idle"),
         "busy": running(id="busy"),
         "stranger": running(id="stranger", name="made-in-console"),

@@ -66,7 +66,7 @@ def stops(emulator: Any, instance_id: str) -> int:
 
 async def run(
     client: NovitaClient, store: StateStore, clock: FrozenClock, *, dry_run: bool = False, **kw: Any
-):  # type: ignore[no-untyped-def]
+):
     settings = SETTINGS.model_copy(update=kw)
     return await run_autostop(
         client=client, store=store, settings_autostop=settings, clock=clock, dry_run=dry_run
@@ -318,7 +318,7 @@ async def test_store_unreadable_during_recheck_skips_without_stopping(
 
 async def test_a_repaired_garbage_timestamp_never_stops(
     emulator, novita_client, store, write_raw_record, clock
-):  # type: ignore[no-untyped-def]
+):
     [instance_id] = running_instances(emulator, 1)
     long_ago = (clock.now() - timedelta(hours=6)).isoformat()
     document = {

@@ -74,10 +74,10 @@ async def test_instances_deleted_behind_our_back_are_marked_terminated_once(
         assert record is not None
         assert record.status == "terminated"
         assert record.terminated_at is not None
-    first_marks = {i: (await store.get(i)).terminated_at for i in gone}  # type: ignore[union-attr]
+    first_marks = {i: (await store.get(i)).terminated_at for i in gone}
     again = await sync_instances(client=novita_client, store=store, options=OPTIONS)
     assert again.terminated == 0
-    assert {i: (await store.get(i)).terminated_at for i in gone} == first_marks  # type: ignore[union-attr]
+    assert {i: (await store.get(i)).terminated_at for i in gone} == first_marks
 
 
 async def test_remove_obsolete_deletes_the_records(emulator, novita_client, store) -> None:

@@ -16,7 +16,7 @@ from tests.fixtures.daemon import seed_running
 TRIGGER = "/api/instances/auto-stop/trigger"
 
 
-async def idle_world(daemon_harness, emulator, count: int = 1):  # type: ignore[no-untyped-def]
+async def idle_world(daemon_harness, emulator, count: int = 1):
     """A harness whose ``count`` running instances have been idle for days."""
     clock = FrozenClock(utcnow())
     harness = await daemon_harness(clock=clock)
@@ -26,7 +26,7 @@ async def idle_world(daemon_harness, emulator, count: int = 1):  # type: ignore[
     return harness, clock, ids
 
 
-async def wait_for(condition, seconds: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+async def wait_for(condition, seconds: float = 5.0) -> None:
     deadline = asyncio.get_running_loop().time() + seconds
     while not condition():
         assert asyncio.get_running_loop().time() < deadline, "timed out"
@@ -97,7 +97,7 @@ async def test_stats_are_the_clis_with_int_counters_and_savings_so_far(daemon_ha
 async def test_only_real_runs_and_scheduled_dry_runs_are_the_last_run(daemon_harness, emulator) -> None:
     harness, clock, _ = await idle_world(daemon_harness, emulator)
 
-    async def last_run():  # type: ignore[no-untyped-def]
+    async def last_run():
         return (await harness.http.get("/api/instances/auto-stop/stats")).json()["lastRun"]
 
     assert (await harness.http.post(TRIGGER)).status_code == 200  # the page's "Dry run" button

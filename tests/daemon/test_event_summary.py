@@ -13,7 +13,7 @@ NOW = datetime(2024, 5, 1, 14, 5, 30, tzinfo=UTC)
 RECORD = InstanceRecord(id="i-1", name="box", status="exited", region="EU-1", first_seen_at=NOW)
 
 
-def summary(kind: str, **data) -> str:  # type: ignore[no-untyped-def]
+def summary(kind: str, **data) -> str:
     return events.event_summary(events.instance_event(kind, RECORD, actor="autostop", now=NOW, **data))
 
 

@@ -30,7 +30,7 @@ class Behind:
 
 
 @pytest.fixture
-async def lane(daemon_harness, emulator):  # type: ignore[no-untyped-def]
+async def lane(daemon_harness, emulator):
     harness = await daemon_harness()
     (instance_id,) = seed_running(emulator, 1)
     assert (await harness.http.post("/api/instances/sync", json={})).status_code == 200

@@ -21,7 +21,7 @@ FAST_AUTOSTOP = {
 }
 
 
-def wait_for(predicate, seconds: float = 15.0) -> None:  # type: ignore[no-untyped-def]
+def wait_for(predicate, seconds: float = 15.0) -> None:
     deadline = time.monotonic() + seconds
     while not predicate():
         if time.monotonic() > deadline:
@@ -69,7 +69,7 @@ async def test_scheduled_autostop_stops_an_idle_instance_but_not_a_pinged_one(
 
         def stopped_idle() -> bool:
             http.put(f"/api/instances/{busy}/last-used", json={})
-            return emulator.state.instance_calls[idle]["stop"] == 1
+            return bool(emulator.state.instance_calls[idle]["stop"] == 1)
 
         wait_for(stopped_idle)
         health = http.get("/health").json()

@@ -11,7 +11,7 @@ from novictl.core.sync import SYNC_LOCK
 from tests.fixtures.daemon import seed_running
 
 
-async def synced(harness):  # type: ignore[no-untyped-def]
+async def synced(harness):
     response = await harness.http.post("/api/instances/sync", json={})
     assert response.status_code == 200, response.text
     return response.json()

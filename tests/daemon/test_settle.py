@@ -14,14 +14,14 @@ from tests.fixtures.daemon import seed_running
 FAST_POLL = 0.02
 
 
-async def fast_harness(daemon_harness, **kwargs):  # type: ignore[no-untyped-def]
+async def fast_harness(daemon_harness, **kwargs):
     harness = await daemon_harness(**kwargs)
     harness.ctx.settler.poll_seconds = FAST_POLL
     harness.ctx.settler.timeout_seconds = 5.0
     return harness
 
 
-async def synced(harness) -> None:  # type: ignore[no-untyped-def]
+async def synced(harness) -> None:
     response = await harness.http.post("/api/instances/sync", json={})
     assert response.status_code == 200, response.text
 

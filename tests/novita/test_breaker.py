@@ -18,6 +18,11 @@ class ManualClock:
         return self.now
 
 
+def state_of(breaker: CircuitBreaker) -> BreakerState:
+    """Read afresh each time (mypy would keep the narrowing of ``breaker.state`` across calls)."""
+    return breaker.state
+
+
 def fail(breaker: CircuitBreaker, error: Exception | None = None) -> None:
     with pytest.raises(type(error) if error else NovitaUnavailable), breaker.guard():
         raise error or NovitaUnavailable("down", status=503)
@@ -28,10 +33,10 @@ def test_opens_after_threshold_consecutive_failures_and_fails_fast() -> None:
     breaker = CircuitBreaker(failure_threshold=3, reset_seconds=30, clock=clock)
     for _ in range(2):
         fail(breaker)
-    assert breaker.state is BreakerState.CLOSED
+    assert state_of(breaker) is BreakerState.CLOSED
 
     fail(breaker)
-    assert breaker.state is BreakerState.OPEN
+    assert state_of(breaker) is BreakerState.OPEN
     assert breaker.times_opened == 1
 
     clock.now += 10
@@ -49,7 +54,7 @@ def test_success_resets_the_count() -> None:
     with breaker.guard():
         pass
     fail(breaker)
-    assert breaker.state is BreakerState.CLOSED
+    assert state_of(breaker) is BreakerState.CLOSED
     assert breaker.consecutive_failures == 1
 
 
@@ -57,7 +62,7 @@ def test_client_errors_are_not_failures() -> None:
     breaker = CircuitBreaker(failure_threshold=1, clock=ManualClock())
     fail(breaker, NovitaBadRequest("bad", status=400))
     fail(breaker, NovitaNotFound("gone", status=404))
-    assert breaker.state is BreakerState.CLOSED
+    assert state_of(breaker) is BreakerState.CLOSED
 
 
 def test_half_open_lets_one_probe_through_then_closes_on_success() -> None:
@@ -65,14 +70,14 @@ def test_half_open_lets_one_probe_through_then_closes_on_success() -> None:
     breaker = CircuitBreaker(failure_threshold=1, reset_seconds=30, clock=clock)
     fail(breaker)
     clock.now += 30
-    assert breaker.state is BreakerState.HALF_OPEN
+    assert state_of(breaker) is BreakerState.HALF_OPEN
 
     breaker.acquire()  # the probe
     with pytest.raises(CircuitOpen):
         breaker.acquire()  # everyone else still fails fast
     breaker.record_success()
 
-    assert breaker.state is BreakerState.CLOSED
+    assert state_of(breaker) is BreakerState.CLOSED
     breaker.acquire()
     breaker.acquire()  # closed: no limit
 
@@ -85,7 +90,7 @@ def test_failed_probe_reopens_for_a_full_cool_down() -> None:
     clock.now += 31
     fail(breaker)  # the probe fails: one failure is enough to re-open
 
-    assert breaker.state is BreakerState.OPEN
+    assert state_of(breaker) is BreakerState.OPEN
     assert breaker.retry_in() == pytest.approx(30)
     assert breaker.times_opened == 2
 

@@ -176,7 +176,7 @@ async def test_odd_success_bodies() -> None:
 
 
 async def test_create_lost_answer_without_created_at_matches_only_a_creating_instance() -> None:
-    listed = {"instances": [{"id": "old", "name": "job", "status": "running"}], "total": 1}
+    listed: dict[str, Any] = {"instances": [{"id": "old", "name": "job", "status": "running"}], "total": 1}
     posts = 0
 
     def handler(request: httpx.Request) -> httpx.Response:

@@ -65,7 +65,7 @@ def test_instance_parses_strings_empties_and_unknown_fields() -> None:
     assert instance.is_running
     assert instance.model_extra == {"someFieldNovitaAddsTomorrow": {"x": 1}}
     # snake_case names populate too, and env values stay out of the repr
-    assert Instance(id="x", gpu_num="2").gpu_num == 2  # type: ignore[arg-type]
+    assert Instance(id="x", gpu_num="2").gpu_num == 2
     assert "hf_secret_value" not in repr(instance)
 
 
@@ -189,10 +189,10 @@ def test_create_request_body_is_camel_case_without_nones() -> None:
         rootfs_size=60,
         image_url="pytorch/pytorch",
         name="trainer",
-        ports=["8888/http", "22/tcp"],  # type: ignore[arg-type]
-        image_auth="user:registry-pass",  # type: ignore[arg-type]
-        network_storages=[{"Id": "ns-1", "mountPoint": "/data"}],  # type: ignore[list-item]
-        envs=[{"key": "A", "value": "1"}],  # type: ignore[list-item]
+        ports=["8888/http", "22/tcp"],
+        image_auth="user:registry-pass",
+        network_storages=[{"Id": "ns-1", "mountPoint": "/data"}],
+        envs=[{"key": "A", "value": "1"}],
     )
     body = request.to_body()
 

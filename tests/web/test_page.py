@@ -22,7 +22,7 @@ EVERY_STATUS = (
 )  # fmt: skip
 
 
-def row_of(page, instance_id: str):  # type: ignore[no-untyped-def]
+def row_of(page, instance_id: str):
     return page.locator(f'#instance-rows tr[data-id="{instance_id}"]')
 
 
@@ -100,7 +100,7 @@ def test_stop_on_a_row_stops_that_instance_and_its_badge_changes(
     expect(page.locator("#notice")).to_contain_text("Stop requested for")
     expect(row.locator(".badge")).not_to_have_text("running")
     assert web_emulator.state.instance_calls[target]["stop"] == 1
-    assert web_emulator.state.instance_calls.get(bystander, {}).get("stop", 0) == 0
+    assert web_emulator.state.instance_calls[bystander]["stop"] == 0
     expect(row_of(page, bystander).locator(".badge")).to_have_text("running")
     expect(row.get_by_role("button", name=re.compile("^Stop "))).to_be_disabled()
     # The daemon follows the stop to its end: no sync, no reload, the row settles and can be started again.
@@ -176,7 +176,7 @@ def test_dry_run_shows_who_would_be_stopped_and_why_and_stops_nothing(
         entry = report.locator("#report-rows tr", has_text=name)
         expect(entry).to_contain_text("would stop")
         expect(entry.locator("td[data-label=Why]")).to_contain_text("idle")
-    assert all(web_emulator.state.instance_calls.get(i, {}).get("stop", 0) == 0 for i in ids)
+    assert all(web_emulator.state.instance_calls[i]["stop"] == 0 for i in ids)
 
 
 def test_the_last_auto_stop_card_shows_the_last_real_run_not_a_dry_run(
@@ -232,7 +232,7 @@ def test_stop_all_asks_naming_count_and_burn_then_stops_exactly_what_it_named(
     save_screenshot(page, "web-stop-all-dialog")
     dialog.get_by_role("button", name="Cancel").click()
     expect(dialog).to_be_hidden()
-    assert all(web_emulator.state.instance_calls.get(i, {}).get("stop", 0) == 0 for i in named)
+    assert all(web_emulator.state.instance_calls[i]["stop"] == 0 for i in named)
 
     page.get_by_role("button", name="Stop all").click()
     expect(dialog).to_be_visible()
@@ -243,7 +243,7 @@ def test_stop_all_asks_naming_count_and_burn_then_stops_exactly_what_it_named(
     for instance_id in named:
         assert web_emulator.state.instance_calls[instance_id]["stop"] == 1
         expect(row_of(page, instance_id).locator(".badge")).to_have_text("exited")
-    assert web_emulator.state.instance_calls.get(latecomer, {}).get("stop", 0) == 0
+    assert web_emulator.state.instance_calls[latecomer]["stop"] == 0
     assert (web_emulator.state.instance(latecomer) or {}).get("status") == "running"
 
 
