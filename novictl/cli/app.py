@@ -4,6 +4,7 @@ Command modules import only typer and light modules at import time; anything hea
 apscheduler, rich tables) is imported inside the command that needs it, so ``novictl --help`` stays fast.
 """
 
+import contextlib
 import inspect
 import os
 import sys
@@ -99,23 +100,79 @@ def _stub() -> None:
     """Never run: the summary app only prints the root help."""
 
 
+_OUTPUT_CLOSED = 141
+"""The exit code when the reader of our output went away (``novictl list | head -1``): what a shell
+reports for a program ended by SIGPIPE, so it never reads as "failed" (1) or "something is idle" (1)."""
+
+
+class _OutputClosed(Exception):
+    """stdout's reader is gone."""
+
+
+class _Stdout:
+    """``sys.stdout``, except that a reader that went away ends the command quietly (click would otherwise
+    turn the broken pipe into exit 1, which ``autostop check --fail-on-idle`` uses for "would stop")."""
+
+    def __init__(self, stream: Any):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return int(self._stream.write(text))
+        except BrokenPipeError:
+            raise _OutputClosed from None
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            raise _OutputClosed from None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def _exit(code: int) -> NoReturn:
-    sys.stdout.flush()
+    try:
+        sys.stdout.flush()
+    except _OutputClosed:
+        _silence_stdout()
+        code = _OUTPUT_CLOSED
     raise SystemExit(code)
+
+
+def _silence_stdout() -> None:
+    # Whatever is still buffered would fail again when Python flushes at exit.
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.__stdout__.fileno() if sys.__stdout__ else 1)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI. Translates every :class:`NovictlError` into a message, a hint and an exit code."""
-    from novictl.errors import NovictlError
 
     state = App()
     args = sys.argv[1:] if argv is None else argv
     # Click's own completion protocol (an environment variable, no arguments) needs the real commands.
     summary = args in _ROOT_HELP_ARGS and "_NOVICTL_COMPLETE" not in os.environ
     command = typer.main.get_command(_summary_app() if summary else app)
+    real_stdout = sys.stdout
+    sys.stdout = _Stdout(real_stdout)
+    try:
+        _run(command, argv, state)
+    finally:
+        sys.stdout = real_stdout
+
+
+def _run(command: Any, argv: list[str] | None, state: App) -> NoReturn:
+    from novictl.errors import NovictlError
+
     try:
         # Without standalone mode, click *returns* the code of a `typer.Exit(n)` instead of raising it.
         code = command.main(args=argv, prog_name="novictl", standalone_mode=False, obj=state)
+    except _OutputClosed:
+        _silence_stdout()
+        raise SystemExit(_OUTPUT_CLOSED) from None
     except NovictlError as error:
         from novictl.cli.output import print_error
 

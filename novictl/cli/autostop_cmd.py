@@ -341,9 +341,20 @@ def _show_candidates(candidates: "list[AutoStopEntry]") -> None:
 def _last_run(last: dict[str, Any] | None) -> str:
     if not last:
         return "never"
+    from datetime import UTC, datetime
+
+    from novictl.core.clock import utcnow
+    from novictl.core.instance_view import ago
+
     totals = last.get("totals", {})
     counts = ", ".join(f"{totals.get(key, 0):.0f} {label}" for key, label in _LAST_RUN_COUNTS)
-    return f"{last.get('ranAt', '?')}: {counts}, {len(last.get('errors', []))} errors"
+    try:
+        ran = datetime.fromisoformat(str(last["ranAt"])).astimezone(UTC)
+        when = f"{ran:%Y-%m-%d %H:%M} UTC ({ago(ran, utcnow())})"
+    except (KeyError, ValueError):
+        when = "?"
+    dry = " (dry run)" if last.get("dryRun") else ""
+    return f"{when}{dry}: {counts}, {len(last.get('errors', []))} errors"
 
 
 _LAST_RUN_COUNTS = (("stopped", "stopped"), ("keep", "kept"), ("skip", "skipped"))

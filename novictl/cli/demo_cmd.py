@@ -29,7 +29,7 @@ def demo(
         str, typer.Option("--step-delay", help="How long each emulated lifecycle step takes.")
     ] = "300ms",
 ) -> None:
-    """Walk through novictl against a local Novita emulator: prices, sync, create --wait, list, auto-stop.
+    """Walk through novictl against a local Novita emulator: prices, sync, the lifecycle, auto-stop.
 
     Starts the bundled emulator on a free loopback port with a throw-away SQLite store, then runs the real
     commands against it (their output is exactly what you would see); nothing real is touched and no API
@@ -84,15 +84,22 @@ def demo(
                 "--port", "8888/http", "--wait", hidden=poll,
             )  # fmt: skip
             tour.step("List what novictl knows", "list")
+            tour.step("Everything about one instance (never its password)", "show", "trainer")
             three_minutes_ago = (utcnow() - timedelta(minutes=3)).isoformat(timespec="seconds")
             tour.step(
                 f"A notebook on {used_name} was in use 3 minutes ago",
                 "touch", used_name, "--at", three_minutes_ago, "--source", "notebook",
             )  # fmt: skip
+            tour.step("What auto-stop would do, and why (a dry run: safe for cron)", "autostop", "check")
             tour.step("Auto-stop keeps what is used and stops what is idle", "autostop", "run", "--yes")
             tour.heading("A job pings the daemon over HTTP", "curl -X PUT …/api/instances/trainer/last-used")
             run_async(_daemon_ping(tour.app, out, "trainer"))
             tour.step("Stop it and wait", "stop", "trainer", "--wait", hidden=poll)
+            tour.step("Start it again", "start", "trainer", "--wait", hidden=poll)
+            tour.step("Restart it", "restart", "trainer", "--wait", hidden=poll)
+            tour.step("Stop everything that still runs", "stop-all", "--yes")
+            tour.step("Delete it, data and all", "delete", "trainer", "--yes", "--wait", hidden=poll)
+            tour.step("What auto-stop has done so far", "autostop", "stats")
     out.print("\n[bold green]demo finished[/bold green] — everything above ran against the emulator.")
 
 

@@ -175,7 +175,7 @@ def stop_all(
     """
 
     from novictl.core.clock import SystemClock
-    from novictl.core.instance_view import instance_summary, money
+    from novictl.core.instance_view import gpu_label, instance_summary, money
     from novictl.core.instances import running_instances
 
     app = get_app(ctx)
@@ -197,9 +197,7 @@ def stop_all(
         "results": [],
     }
     if not as_json:
-        rows = [
-            (r.name, r.id, r.product_name or "", r.region or "", money(r.price_per_hour)) for r in records
-        ]
+        rows = [(r.name, r.id, gpu_label(r), r.region or "", money(r.price_per_hour)) for r in records]
         print_table(app, ["name", "id", "GPU", "region", "$/h"], rows, empty="no running instances")
         if records:
             typer.echo(f"{len(records)} running, {money(total, suffix='/h')} in total")

@@ -82,20 +82,17 @@ def list_instances(
 
 def _row(record: "InstanceRecord", summary: dict[str, Any], now: Any) -> tuple[str, ...]:
     from novictl.core.durations import format_duration
-    from novictl.core.instance_view import ago, money
+    from novictl.core.instance_view import ago, gpu_label, money
 
     idle = summary["idleSeconds"]
     used = ago(record.last_used_at, now)
     if record.last_used_at is not None and record.last_used_source:
         used += f" ({record.last_used_source})"
-    gpu = record.product_name or record.product_id or ""
-    if record.gpu_count > 1:
-        gpu = f"{record.gpu_count}x {gpu}"
     return (
         record.name,
         record.id,
         record.status,
-        gpu,
+        gpu_label(record),
         record.region or "",
         money(record.price_per_hour),
         used,
@@ -197,8 +194,6 @@ def _print_detail(app: App, detail: dict[str, Any]) -> None:
         if autostop["disabled"]
         else (f"{autostop['idleMinutes']}m idle" if autostop["idleMinutes"] else "default")
     )
-    if autostop["pinnedUntil"]:
-        policy += f", pinned until {autostop['pinnedUntil']}"
     rows: list[tuple[str, Any]] = [
         ("name", detail["name"]),
         ("id", detail["id"]),
@@ -221,7 +216,8 @@ def _print_detail(app: App, detail: dict[str, Any]) -> None:
         ("keeps data", f"{detail['keepDataDay']} days after a stop" if detail["keepDataDay"] else "-"),
         (
             "last used",
-            when("lastUsedAt") + (f" via {detail['lastUsedSource']}" if detail["lastUsedSource"] else ""),
+            (when("lastUsedAt") if detail["lastUsedAt"] else "never")
+            + (f" via {detail['lastUsedSource']}" if detail["lastUsedSource"] else ""),
         ),
         ("stopped by", detail["stoppedBy"] or "-"),
         ("webhook", detail["webhookUrl"] or "-"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -43,14 +44,19 @@ def console(app: App, *, stderr: bool = False) -> Console:
 
     stream = sys.stderr if stderr else sys.stdout
     tty = stream.isatty()
+    plain = app.no_color or not tty or "NO_COLOR" in os.environ
     return Console(
         file=stream,
-        no_color=app.no_color or not tty,
+        # Plain means no escape codes at all: not even bold headers (rich's no_color keeps those).
+        color_system=None if plain else "auto",
         highlight=False,
         soft_wrap=not tty,
         # Cron mail and pipes get whole rows instead of tables folded at 80 columns.
         width=None if tty else 200,
     )
+
+
+_WHOLE_COLUMNS = frozenset({"name", "id", "instance", "product", "status", "verdict", "$/h"})
 
 
 def print_table(
@@ -72,7 +78,9 @@ def print_table(
         return
     table = Table(title=title, header_style="bold", box=None, pad_edge=False, show_header=show_header)
     for column in columns:
-        table.add_column(column, overflow="fold")
+        # Names and ids are copied and pasted: on a narrow terminal the other columns wrap instead.
+        keep_whole = column in _WHOLE_COLUMNS
+        table.add_column(column, overflow="fold", no_wrap=keep_whole)
     for row in rows:
         table.add_row(*("" if cell is None else str(cell) for cell in row))
     out.print(table)

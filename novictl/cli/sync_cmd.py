@@ -66,4 +66,4 @@ def sync(
         )
     ]
     rows.append(("duration", f"{result['durationSeconds']}s"))
-    print_table(app, ["", "count"], rows, title=title)
+    print_table(app, ["", "count"], rows, title=title, show_header=False)

@@ -328,7 +328,7 @@ def describe_autostop(record: InstanceRecord, settings: AutoStopSettingsLike, no
                 label = "due now"
             elif entry.stop_at is not None:
                 label = f"in {format_duration(entry.stop_at - now)}"
-    idle = (now - entry.active_at).total_seconds() if entry.active_at is not None else None
+    idle = max(0.0, (now - entry.active_at).total_seconds()) if entry.active_at is not None else None
     return AutoStopView(
         label=label,
         eta=entry.stop_at,
@@ -374,7 +374,8 @@ def _judge_running(
         stop_at = min(stop_at, max(started + max_runtime, record.pinned_until or started))
     idle = now - active_at
     entry.active_at = active_at
-    entry.idle_seconds = idle.total_seconds()
+    # While pinned, active_at lies ahead (the pin's end): the idle clock has not started, it is not negative.
+    entry.idle_seconds = max(0.0, idle.total_seconds())
     entry.threshold_seconds = threshold.total_seconds()
     entry.stop_at = stop_at
 

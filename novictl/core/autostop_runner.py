@@ -322,6 +322,7 @@ async def _stop_if_still_idle(
         _skip(entry, f"already {sent.outcome.status}")
         return
     entry.verdict = "stopped"
+    entry.status = sent.outcome.status  # what Novita said to the stop (toStop …), not "running"
     stop_mark = {"at": now.isoformat(), "pricePerHour": record.price_per_hour}
     stopped = changed.update(
         record, **sent.changes, warned_at=None, extra={**record.extra, OPEN_STOP_KEY: stop_mark}

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ago",
+    "gpu_label",
     "instance_detail",
     "instance_summary",
     "mask_webhook",
@@ -33,6 +34,12 @@ def ago(when: datetime | None, now: datetime, *, never: str = "never") -> str:
     if when is None:
         return never
     return f"{format_duration(max(0.0, (now - when).total_seconds()))} ago"
+
+
+def gpu_label(record: InstanceRecord) -> str:
+    """``8x RTX 4090 24GB``: the count matters, it multiplies the price."""
+    gpu = record.product_name or record.product_id or ""
+    return f"{record.gpu_count}x {gpu}" if record.gpu_count > 1 else gpu
 
 
 def money(price: float | None, *, suffix: str = "") -> str:

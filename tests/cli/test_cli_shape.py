@@ -111,3 +111,46 @@ def test_the_root_help_page_is_the_full_apps(capsys: pytest.CaptureFixture[str])
         main(["--help"])
     assert exited.value.code == 0
     assert capsys.readouterr().out == pages[0]
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly_with_141() -> None:
+    # `novictl … | head -1`: click would exit 1, which `autostop check --fail-on-idle` uses for "would stop".
+    process = subprocess.Popen(
+        [sys.executable, "-m", "novictl", "completion", "script", "bash"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    process.stdout.close()  # the reader is gone before the first write
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 141
+    assert err == b""
+
+
+def test_names_and_ids_stay_whole_on_a_narrow_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from rich.console import Console
+
+    from novictl.cli import output
+    from novictl.cli.context import App
+
+    buffer = io.StringIO()
+    monkeypatch.setattr(output, "console", lambda app: Console(file=buffer, width=60, color_system=None))
+    reason = "idle 2d21h >= 1h05m, never pinged since it was started by someone"
+    row = ("inference-server-00017", "51ef1922fe43c49e", "running", reason, "$12.34")
+    output.print_table(App(), ["name", "id", "status", "reason", "$/h"], [row])
+    text = buffer.getvalue()
+    for whole in ("inference-server-00017", "51ef1922fe43c49e", "$12.34"):
+        assert whole in text, text
+    assert max(len(line) for line in text.splitlines()) <= 60
+
+
+def test_no_color_means_no_escape_codes_at_all(monkeypatch: pytest.MonkeyPatch) -> None:
+    from novictl.cli import output
+    from novictl.cli.context import App
+
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    assert output.console(App(no_color=True)).color_system is None
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert output.console(App()).color_system is None

@@ -35,10 +35,17 @@ def test_demo_walks_through_every_step_and_exits_0(tmp_path: Path) -> None:
         "2. Sync adopts", "$ novictl sync",
         "3. Create an instance", "$ novictl create trainer --gpu 'RTX 4090'",
         "4. List", "$ novictl list",
-        "5. A notebook on", "$ novictl touch ",
-        "6. Auto-stop keeps", "$ novictl autostop run --yes",
-        "7. A job pings the daemon",
-        "8. Stop it", "$ novictl stop trainer --wait",
+        "5. Everything about one instance", "$ novictl show trainer",
+        "6. A notebook on", "$ novictl touch ",
+        "7. What auto-stop would do", "$ novictl autostop check",
+        "8. Auto-stop keeps", "$ novictl autostop run --yes",
+        "9. A job pings the daemon",
+        "10. Stop it", "$ novictl stop trainer --wait",
+        "11. Start it again", "$ novictl start trainer --wait",
+        "12. Restart it", "$ novictl restart trainer --wait",
+        "13. Stop everything", "$ novictl stop-all --yes",
+        "14. Delete it", "$ novictl delete trainer --yes --wait",
+        "15. What auto-stop has done", "$ novictl autostop stats",
     ]  # fmt: skip
     positions = [out.index(heading) for heading in headings]
     assert positions == sorted(positions)  # every step, in order
@@ -54,4 +61,9 @@ def test_demo_walks_through_every_step_and_exits_0(tmp_path: Path) -> None:
     assert "PUT /api/instances/trainer/last-used → 200" in out
     assert "the ping is in the store: trainer" in out
     assert "stopped trainer (" in out
+    assert "started trainer (" in out
+    assert "restarted trainer (" in out
+    assert "deleted trainer (" in out
+    assert "auto-stop (dry run): 2 would stop" in out
+    assert "stops so far" in out
     assert "demo finished" in out

@@ -27,6 +27,8 @@ def test_list_shows_last_used_idle_and_the_autostop_outlook(novictl_cli: Any, ma
     assert used["autoStop"]["label"] in ("in 20m", "in 19m")  # pinged just now: the 20 min threshold
     assert datetime.fromisoformat(used["autoStop"]["eta"]) > datetime.now(UTC) + timedelta(minutes=19)
     assert rows["pinned"]["autoStop"]["label"].startswith("pinned until")
+    # The idle clock waits for the pin's end: 0, not minus the time left on the pin.
+    assert (rows["pinned"]["idleSeconds"], rows["pinned"]["autoStop"]["idleSeconds"]) == (0, 0)
     assert rows["opted-out"]["autoStop"]["label"] == "off"
     assert rows["parked"]["autoStop"]["label"] == "not running"
     assert rows["parked"]["idleSeconds"] is None
