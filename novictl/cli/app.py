@@ -189,6 +189,8 @@ def _run(command: Any, argv: list[str] | None, state: App) -> NoReturn:
     except typer.Exit as done:
         _exit(done.exit_code)
     except ClickException as usage:
+        # Typer words a bad choice as pydantic does ("Value error, 'x' is not one of …"): drop the jargon.
+        usage.message = usage.message.replace("Value error, ", "")
         usage.show()
         _exit(usage.exit_code)
     except Exception:

@@ -212,13 +212,18 @@ class AutoStopReport:
         return {**self.summary(), "entries": [entry.to_dict() for entry in self.entries]}
 
     def summary_line(self) -> str:
-        """One line for logs: ``auto-stop: 2 stopped, 5 kept, 1 skipped, 0 errors ($0.70/h) in 0.31s``."""
+        """One line for logs: ``auto-stop: 2 stopped, 5 kept, 1 skipped (1 not running), 0 errors ($0.70/h
+        no longer billed) in 0.31s``."""
         totals = self.totals
         acted = f"{totals['stop']:.0f} would stop" if self.dry_run else f"{totals['stopped']:.0f} stopped"
+        idle = sum(1 for e in self.entries if e.verdict == "skip" and e.reason in _NOTHING_TO_STOP)
+        skipped = f"{totals['skip']:.0f} skipped" + (f" ({idle} not running)" if idle else "")
+        burn = f"${totals['stopUsdPerHour']:.2f}/h " + (
+            "would no longer be billed" if self.dry_run else "no longer billed"
+        )
         return (
             f"auto-stop{' (dry run)' if self.dry_run else ''}: {acted}, {totals['keep']:.0f} kept, "
-            f"{totals['skip']:.0f} skipped, {len(self.errors)} errors "
-            f"(${totals['stopUsdPerHour']:.2f}/h) in {self.duration_seconds:.2f}s"
+            f"{skipped}, {len(self.errors)} errors ({burn}) in {self.duration_seconds:.2f}s"
         )
 
 

@@ -154,3 +154,12 @@ def test_no_color_means_no_escape_codes_at_all(monkeypatch: pytest.MonkeyPatch) 
     assert output.console(App(no_color=True)).color_system is None
     monkeypatch.setenv("NO_COLOR", "1")
     assert output.console(App()).color_system is None
+
+
+def test_a_bad_choice_is_worded_for_people(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["completion", "script", "powershell"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "'powershell' is not one of 'bash', 'zsh', 'fish'" in err
+    assert "Value error" not in err

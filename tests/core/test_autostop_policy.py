@@ -234,6 +234,10 @@ def test_evaluate_covers_tracked_untracked_and_unlisted_instances() -> None:
         "skip": 3,
         "stopUsdPerHour": 0.5,
     }
+    report.dry_run = True
+    line = report.summary_line()
+    assert line.startswith("auto-stop (dry run): 1 would stop, 1 kept, 3 skipped (1 not running), 0 errors")
+    assert "($0.50/h would no longer be billed)" in line
 
 
 @pytest.mark.parametrize(
