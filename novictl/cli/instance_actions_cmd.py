@@ -92,7 +92,7 @@ def delete(
     poll_interval: PollOption = "2s",
     json_output: JsonFlag = False,
 ) -> None:
-    """Delete an instance and its data, after confirmation (name, status, $/h) unless --yes.
+    """Delete an instance and its data (alias: rm), after confirmation (name, status, $/h) unless --yes.
 
     Without a terminal on stdin and without --yes, refuses (exit 2) rather than hang.
     """

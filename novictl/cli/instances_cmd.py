@@ -42,7 +42,7 @@ def list_instances(
     quiet: QuietOption = False,
     json_output: JsonFlag = False,
 ) -> None:
-    """List instances: name, id, status, GPU, region, $/h, last used, idle for.
+    """List instances (alias: ls): name, id, status, GPU, region, $/h, last used, idle for.
 
     Reads the local store, refreshed from Novita when its last sync ended more than 30 s ago, or 3 s while
     an instance is between states (always with --refresh). When Novita cannot be read without --refresh,
