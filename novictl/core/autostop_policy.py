@@ -243,7 +243,8 @@ class AutoStopView:
         return {
             "label": self.label,
             "eta": _iso(self.eta),
-            "idleSeconds": None if self.idle_seconds is None else round(self.idle_seconds, 3),
+            # Whole seconds, as the instance summary around it shows them.
+            "idleSeconds": None if self.idle_seconds is None else round(self.idle_seconds),
             "lastUsedAt": _iso(self.last_used_at),
             "lastUsedSource": self.last_used_source,
             "thresholdSeconds": self.threshold_seconds,

@@ -24,6 +24,8 @@ def test_list_shows_last_used_idle_and_the_autostop_outlook(novictl_cli: Any, ma
     used = rows["used"]
     assert used["lastUsedSource"] == "jupyter"
     assert 0 <= used["idleSeconds"] < 30
+    assert used["idleSeconds"] == used["autoStop"]["idleSeconds"]  # whole seconds in both places
+    assert isinstance(used["autoStop"]["idleSeconds"], int)
     assert used["autoStop"]["label"] in ("in 20m", "in 19m")  # pinged just now: the 20 min threshold
     assert datetime.fromisoformat(used["autoStop"]["eta"]) > datetime.now(UTC) + timedelta(minutes=19)
     assert rows["pinned"]["autoStop"]["label"].startswith("pinned until")
