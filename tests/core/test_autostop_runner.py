@@ -155,18 +155,28 @@ async def test_a_cancelled_run_still_records_the_stops_it_sent(emulator, novita_
         await track(store, clock, instance_id, used=30)
     emulator.state.script_fault("slow", path="POST /gpu/instance/stop", seconds=30)  # one stop hangs
 
-    run_task = asyncio.ensure_future(run(novita_client, store, clock))
+    writing = asyncio.Event()
+    written: list[str] = []  # the run's last write, noted when it has completed
+
+    class NotingStore(CountingStore):
+        async def set_meta(self, key: str, value: str) -> None:
+            writing.set()
+            await asyncio.sleep(0.05)  # a slow store: room for a second cancellation
+            await self.inner.set_meta(key, value)
+            written.append(key)
+
+    run_task = asyncio.ensure_future(run(novita_client, NotingStore(store), clock))
     for _ in range(500):  # the other two stops answered (their status moved on)
         if sum(emulator.state.instance(i)["status"] != "running" for i in ids) == 2:
             break
         await asyncio.sleep(0.01)
     await asyncio.sleep(0.05)  # …and their answers reached the run
     run_task.cancel()  # a daemon shutting down, Ctrl-C …
-    for _ in range(3):
-        await asyncio.sleep(0)
-        run_task.cancel()  # … and again, impatiently, while the run writes what it did
+    await asyncio.wait_for(writing.wait(), 5)
+    run_task.cancel()  # … and again, impatiently, while the run writes what it did
     with pytest.raises(asyncio.CancelledError):
         await run_task
+    assert written == [LAST_RUN_META]  # the run ended only once its writes were done, not abandoned
 
     answered = [i for i in ids if emulator.state.instance(i)["status"] != "running"]
     stored = await store.get_many(ids)
