@@ -168,12 +168,14 @@ class NovitaAuthError(NovitaError):
     code = "novita_auth"
     exit_code = 3
 
-    def __init__(self, message: str, *, status: int | None = None, reason: str | None = None):
+    def __init__(
+        self, message: str, *, status: int | None = None, reason: str | None = None, hint: str | None = None
+    ):
         super().__init__(
             message,
             status=status,
             reason=reason,
-            hint="set NOVITA_API_KEY (or novita.api_key in the config file) to a valid key",
+            hint=hint or "set NOVITA_API_KEY (or novita.api_key in the config file) to a valid key",
         )
 
 

@@ -62,6 +62,20 @@ def emulator(
     ] = 0.0,
     slow_for: Annotated[str, typer.Option(help="How long a slow request hangs, e.g. 30s.")] = "30s",
     seed: Annotated[int, typer.Option(help="Seed for generated instances and random faults.")] = 0,
+    paging: Annotated[
+        str,
+        typer.Option(
+            metavar="zero|one",
+            help="zero: pageNum=0 is the first page, as Novita's live API; "
+            "one: 0 and 1 both mean the first page.",
+        ),
+    ] = "zero",
+    metrics_interval: Annotated[
+        str, typer.Option(help="Time between GPU metric samples (/openapi/v1/metrics), e.g. 30s.")
+    ] = "30s",
+    metrics_lag: Annotated[
+        str, typer.Option(help="How far GPU metrics lag behind now, e.g. 60s (Novita's: about a minute).")
+    ] = "60s",
 ) -> None:
     """Serve a local Novita API with lifecycle timing, fault injection and call counters.
 
@@ -75,16 +89,22 @@ def emulator(
     from pydantic import ValidationError
 
     from novictl.emulator import BASE_PATH, EmulatorConfig, FaultConfig, create_app
+    from novictl.emulator.gateway import OPENAPI_BASE_PATH
     from novictl.errors import UsageError
 
     if not api_key.strip():
         raise UsageError("--api-key cannot be empty: clients could never authenticate")
+    if paging not in ("zero", "one"):
+        raise UsageError(f"--paging must be zero or one, not {paging!r}")
     try:
         config = EmulatorConfig(
             api_key=api_key,
             step_delay=_seconds(step_delay, "--step-delay"),
             instances=instances,
             seed=seed,
+            paging="one" if paging == "one" else "zero",
+            metrics_interval=_seconds(metrics_interval, "--metrics-interval"),
+            metrics_lag=_seconds(metrics_lag, "--metrics-lag"),
             faults=FaultConfig(
                 latency_ms=_seconds(latency, "--latency") * 1000,
                 rate_5xx=fault_rate,
@@ -95,7 +115,9 @@ def emulator(
             ),
         )
     except ValidationError as error:
-        raise UsageError(f"invalid emulator settings: {error.errors()[0]['msg']}") from None
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise UsageError(f"invalid emulator settings: {where}: {first['msg']}") from None
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted sockets only then (else 40 ms stalls).
@@ -115,7 +137,12 @@ def emulator(
     url = f"http://{url_host}:{bound_port}"
     typer.echo(f"Novita emulator listening on {url}{BASE_PATH}")
     typer.echo(
-        f"  {config.instances} instances, step delay {config.step_delay:g}s, control API at {url}/_emulator/"
+        f"  {config.instances} instances, step delay {config.step_delay:g}s, paging {config.paging}, "
+        f"control API at {url}/_emulator/"
+    )
+    typer.echo(
+        f"  metrics and billing at {url}{OPENAPI_BASE_PATH} (samples every {config.metrics_interval:g}s, "
+        f"{config.metrics_lag:g}s behind)"
     )
     typer.echo("Point novictl at it:")
     typer.echo(f"  export NOVITA_API_BASE_URL={url}{BASE_PATH}")

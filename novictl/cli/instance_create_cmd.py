@@ -34,7 +34,11 @@ def create(
     ] = None,
     region: Annotated[
         list[str] | None,
-        typer.Option("--region", help="Preferred cluster, e.g. US-CA-06; repeat, most preferred first."),
+        typer.Option(
+            "--region",
+            help="Preferred region: a code (US-CA-06), place (California) or Novita cluster id (us-ca-6); "
+            "repeat, most preferred first.",
+        ),
     ] = None,
     billing: Annotated[str, typer.Option("--billing", help="onDemand or spot.")] = "onDemand",
     image: Annotated[str | None, typer.Option("--image", help="Container image URL.")] = None,

@@ -81,6 +81,8 @@ def list_instances(
 
 
 def _row(record: "InstanceRecord", summary: dict[str, Any], now: Any) -> tuple[str, ...]:
+    from datetime import datetime
+
     from novictl.core.durations import format_duration
     from novictl.core.instance_view import ago, gpu_label, money
 
@@ -88,10 +90,14 @@ def _row(record: "InstanceRecord", summary: dict[str, Any], now: Any) -> tuple[s
     used = ago(record.last_used_at, now)
     if record.last_used_at is not None and record.last_used_source:
         used += f" ({record.last_used_source})"
+    status = record.status
+    if summary["dataKeptUntil"]:
+        # A stopped instance is not free forever: Novita deletes its data after keepDataDay days.
+        status += f" (data to {datetime.fromisoformat(summary['dataKeptUntil']).astimezone():%m-%d})"
     return (
         record.name,
         record.id,
-        record.status,
+        status,
         gpu_label(record),
         record.region or "",
         money(record.price_per_hour),
@@ -148,6 +154,7 @@ def show(ctx: typer.Context, ref: RefArgument, json_output: JsonFlag = False) ->
 
 async def _detail_for(app: App, ref: str) -> dict[str, Any]:
     from novictl.core.clock import SystemClock
+    from novictl.core.gpu_activity import read_recent_gpu
     from novictl.core.instance_view import instance_detail
     from novictl.core.instances import resolve
     from novictl.core.records import NOVITA_FIELDS, record_from_instance
@@ -171,7 +178,21 @@ async def _detail_for(app: App, ref: str) -> dict[str, Any]:
             record = record_from_instance(live, record, None, clock.now())
             # Only Novita's fields: a pin or ping written meanwhile must survive this refresh.
             await store.put_many([record], fields=NOVITA_FIELDS)
-        return instance_detail(record, live, clock.now(), app.settings.autostop)
+        detail = instance_detail(record, live, clock.now(), app.settings.autostop)
+        gpu = None
+        if live is not None and live.is_running:
+            gpu = (await read_recent_gpu(client, record.id, now=clock.now())).to_dict()
+        detail["gpuUtilization"] = gpu
+        return detail
+
+
+def _gpu_text(gpu: dict[str, Any]) -> str:
+    if gpu["unavailable"] or gpu["latestPercent"] is None:
+        return str(gpu["unavailable"] or "no gpu data")
+    return (
+        f"{gpu['latestPercent']:.0f}% latest, peak {gpu['peakPercent']:.0f}%, "
+        f"avg {gpu['averagePercent']:.0f}% over the last {gpu['windowMinutes']:.0f}m"
+    )
 
 
 def _print_detail(app: App, detail: dict[str, Any]) -> None:
@@ -187,6 +208,10 @@ def _print_detail(app: App, detail: dict[str, Any]) -> None:
             return "-"
         at = datetime.fromisoformat(value)
         return f"{at:%Y-%m-%d %H:%M:%S %Z} ({ago(at, now)})"
+
+    def when_plain(key: str) -> str:
+        at = datetime.fromisoformat(detail[key])
+        return f"{at.astimezone():%Y-%m-%d %H:%M %Z}"
 
     autostop = detail["autostop"]
     policy = (
@@ -214,6 +239,9 @@ def _print_detail(app: App, detail: dict[str, Any]) -> None:
         ("last started", when("lastStartedAt")),
         ("last stopped", when("lastStoppedAt")),
         ("keeps data", f"{detail['keepDataDay']} days after a stop" if detail["keepDataDay"] else "-"),
+        *([("data kept until", when_plain("dataKeptUntil"))] if detail["dataKeptUntil"] else []),
+        *([("spot reclaim", when_plain("spotReclaimAt"))] if detail["spotReclaimAt"] else []),
+        *([("GPU use", _gpu_text(detail["gpuUtilization"]))] if detail["gpuUtilization"] else []),
         (
             "last used",
             (when("lastUsedAt") if detail["lastUsedAt"] else "never")

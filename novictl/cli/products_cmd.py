@@ -48,7 +48,11 @@ def products(
         str | None, typer.Option("--gpu", help='Only this GPU ("4090", "RTX 4090", "H100").')
     ] = None,
     region: Annotated[
-        list[str] | None, typer.Option("--region", help="Only products offered in this cluster; repeatable.")
+        list[str] | None,
+        typer.Option(
+            "--region",
+            help="Only products offered in this region: a code (US-CA-06), place or cluster id; repeatable.",
+        ),
     ] = None,
     billing: Annotated[
         str, typer.Option("--billing", help="Prices for onDemand or spot billing.")
@@ -72,15 +76,20 @@ def products(
     if billing not in BILLING_MODES:
         raise UsageError(f"bad --billing {billing!r}: use one of {', '.join(BILLING_MODES)}")
 
-    async def fetch() -> "list[Product]":
-        async with app.novita_client() as client:
-            return await client.list_products(gpu_num=gpus, billing_method=billing)
+    async def fetch() -> "tuple[list[Product], list[str]]":
+        from novictl.core.regions import resolve_clusters
 
+        async with app.novita_client() as client:
+            # A region is named by its code, place or cluster id; products list codes.
+            codes = [cluster.code for cluster in await resolve_clusters(client, region or ())]
+            return await client.list_products(gpu_num=gpus, billing_method=billing), codes
+
+    products, codes = run_async(fetch())
     found = [
         p
-        for p in run_async(fetch())
+        for p in products
         if (gpu is None or matches_gpu(p, gpu))
-        and (not region or any(p.runs_in(r) for r in region))
+        and (not codes or any(p.runs_in(code) for code in codes))
         and (not available or p.available)
     ]
     ordered = sort_by_price(found, billing)

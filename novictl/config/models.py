@@ -100,6 +100,15 @@ class NovitaSettings(_Section):
     breaker_failure_threshold: int = Field(5, ge=1, description="Consecutive failures that open the breaker")
     breaker_reset_seconds: float = Field(30.0, gt=0, description="How long the open breaker fails fast")
     page_size: int = Field(100, ge=1, le=1000, description="Instances per page when listing (1-1000)")
+    metrics_base_url: OptionalUrl = Field(
+        None,
+        description='Novita metrics and billing API root; "" = https://<base_url host>/openapi/v1',
+    )
+
+    @field_validator("metrics_base_url")
+    @classmethod
+    def _check_metrics_base_url(cls, value: str | None) -> str | None:
+        return None if value is None else _http_url(value)
 
     @field_validator("base_url")
     @classmethod

@@ -64,6 +64,7 @@ __all__ = [
     "BeforeRecheck",
     "apply_autostop",
     "autostop_lock",
+    "hourly_saving",
     "plan_autostop",
     "record_dry_run",
     "run_autostop",
@@ -323,7 +324,8 @@ async def _stop_if_still_idle(
         return
     entry.verdict = "stopped"
     entry.status = sent.outcome.status  # what Novita said to the stop (toStop …), not "running"
-    stop_mark = {"at": now.isoformat(), "pricePerHour": record.price_per_hour}
+    live = state if isinstance(state, Instance) else None
+    stop_mark = {"at": now.isoformat(), "pricePerHour": hourly_saving(record, live)}
     stopped = changed.update(
         record, **sent.changes, warned_at=None, extra={**record.extra, OPEN_STOP_KEY: stop_mark}
     )
@@ -379,6 +381,19 @@ def _settle(
         extra = {k: v for k, v in record.extra.items() if k != OPEN_STOP_KEY}
         changed.update(record, extra=extra)
     return round(total, 6)
+
+
+def hourly_saving(record: InstanceRecord, live: Instance | None = None) -> float | None:
+    """What a stop saves per hour: the running price, less what the stopped instance still pays for its
+    disk (Novita's ``exitedLocalStoragePrice``, when it said). Prices Novita gave for this very instance
+    in the re-read (``instancePrice``) win over the record's."""
+    running = (live.running_price_usd if live else None) or record.price_per_hour
+    if running is None:
+        return None
+    stopped = live.stopped_price_usd if live and live.stopped_price_usd is not None else None
+    if stopped is None:
+        stopped = record.stopped_price_per_hour or 0.0
+    return round(max(0.0, running - stopped), 6)
 
 
 def settle_saving(record: InstanceRecord, live: Instance | None, now: datetime) -> float | None:

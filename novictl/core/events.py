@@ -25,12 +25,14 @@ __all__ = [
     "AUTOSTOP_PENDING",
     "AUTO_STOPPED",
     "CREATED",
+    "DATA_EXPIRING",
     "DELETED",
     "DISCOVERED",
     "EVENT_TYPES",
     "PINNED",
     "POLICY_CHANGED",
     "READY",
+    "SPOT_RECLAIM_NOTICE",
     "STATUS_CHANGED",
     "STOPPED",
     "STOPPED_BY",
@@ -70,17 +72,22 @@ DISCOVERED = "instance.discovered"
 PINNED = "instance.pinned"
 UNPINNED = "instance.unpinned"
 POLICY_CHANGED = "instance.autostop_policy_changed"
+DATA_EXPIRING = "instance.data_expiring"
+"""A stopped instance's data is kept only until ``data.dataKeptUntil`` (a day from now, or less)."""
+SPOT_RECLAIM_NOTICE = "instance.spot_reclaim_notice"
+"""Novita gave a spot instance its notice: it is reclaimed at ``data.reclaimAt`` (about an hour)."""
 WEBHOOK_TEST = "webhook.test"
 """Sent by ``novictl webhooks test`` only; never stored."""
 
 EVENT_TYPES: tuple[str, ...] = (
     CREATED, STATUS_CHANGED, READY, STOPPED, AUTOSTOP_PENDING, AUTO_STOPPED, STOP_FAILED, DELETED,
-    TERMINATED, DISCOVERED, PINNED, UNPINNED, POLICY_CHANGED,
+    TERMINATED, DISCOVERED, PINNED, UNPINNED, POLICY_CHANGED, DATA_EXPIRING, SPOT_RECLAIM_NOTICE,
 )  # fmt: skip
 """Every type of the event log."""
 
 WEBHOOK_TYPES: frozenset[str] = frozenset({
     CREATED, STATUS_CHANGED, READY, STOPPED, AUTOSTOP_PENDING, AUTO_STOPPED, STOP_FAILED, DELETED, TERMINATED,
+    DATA_EXPIRING, SPOT_RECLAIM_NOTICE,
 })  # fmt: skip
 """The events that are also posted to the webhook destinations."""
 
@@ -190,6 +197,10 @@ def describe_event(event: Event) -> str:
         return f"{data.get('status') or (event.instance or {}).get('status')} in {where or '?'}"
     if kind == PINNED:
         return f"until {data.get('pinnedUntil')}"
+    if kind == DATA_EXPIRING:
+        return f"data kept until {data.get('dataKeptUntil')}"
+    if kind == SPOT_RECLAIM_NOTICE:
+        return f"spot reclaim at {data.get('reclaimAt')}"
     if kind == POLICY_CHANGED:
         if data.get("disabled"):
             return "auto-stop off"
@@ -255,6 +266,11 @@ def event_summary(event: Event) -> str:
         return f"pinned until {_when(data.get('pinnedUntil'))}"
     if kind == UNPINNED:
         return "unpinned: idle time counts from now"
+    if kind == DATA_EXPIRING:
+        until = _when(data.get("dataKeptUntil"))
+        return f"stopped; Novita deletes its data after {until}: start it to keep it"
+    if kind == SPOT_RECLAIM_NOTICE:
+        return f"spot notice: Novita takes it back at {_when(data.get('reclaimAt'))}"
     if kind == POLICY_CHANGED:
         if data.get("disabled"):
             return "auto-stop turned off"

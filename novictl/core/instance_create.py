@@ -20,13 +20,14 @@ from novictl.core import events
 from novictl.core.clock import Clock, SystemClock
 from novictl.core.products import pick_cheapest
 from novictl.core.records import TERMINATED, hourly_price
+from novictl.core.regions import resolve_clusters
 from novictl.errors import ConflictError, NotFoundError, UsageError
 from novictl.novita.models import CreateInstanceRequest, EnvVar, InstanceStatus
 from novictl.store.records import InstanceRecord
 
 if TYPE_CHECKING:
     from novictl.novita.client import NovitaClient
-    from novictl.novita.models import Product, Template
+    from novictl.novita.models import Cluster, Product, Template
     from novictl.store.base import StateStore
 
 __all__ = ["BILLING_MODES", "DEFAULT_DISK_GB", "CreateSpec", "create", "parse_env", "parse_port"]
@@ -135,7 +136,8 @@ async def create(
         await _check_name_free(client, store, spec.name)
     product, cluster = await _choose_product(client, spec)
     template = await client.get_template(spec.template_id) if spec.template_id else None
-    request = build_request(spec, product, cluster, template)
+    request = build_request(spec, product, cluster.id if cluster else None, template)
+    region = cluster.code if cluster else None
     instance_id = await client.create_instance(request)
     now = (clock or SystemClock()).now()
     record = InstanceRecord(
@@ -144,7 +146,7 @@ async def create(
         status=InstanceStatus.TO_CREATE,
         product_id=product.id,
         product_name=product.name or product.id,
-        region=cluster,
+        region=region,
         gpu_count=spec.gpus,
         price_per_hour=hourly_price(product, spec.gpus, spec.billing),
         created_at=now,
@@ -155,7 +157,7 @@ async def create(
     )
     await store.put(record)
     created = events.instance_event(
-        events.CREATED, record, actor=spec.actor, now=now, productId=product.id, region=cluster,
+        events.CREATED, record, actor=spec.actor, now=now, productId=product.id, region=region,
         gpus=spec.gpus, pricePerHour=record.price_per_hour, imageUrl=request.image_url,
     )  # fmt: skip
     await events.record_events(store, [created])
@@ -179,10 +181,15 @@ async def _check_name_free(client: NovitaClient, store: StateStore, name: str) -
         )
 
 
-async def _choose_product(client: NovitaClient, spec: CreateSpec) -> tuple[Product, str | None]:
+async def _choose_product(client: NovitaClient, spec: CreateSpec) -> tuple[Product, Cluster | None]:
+    """The product, and the cluster to ask for (``None``: Novita picks). Regions are named as people
+    name them and mapped to Novita's cluster ids through ``GET /clusters``."""
+    clusters = await resolve_clusters(client, spec.regions)
+    by_code = {cluster.code: cluster for cluster in clusters}
     if spec.gpu:
         products = await client.list_products(gpu_num=spec.gpus, billing_method=spec.billing)
-        return pick_cheapest(products, gpu=spec.gpu, regions=spec.regions, billing=spec.billing)
+        cheapest, code = pick_cheapest(products, gpu=spec.gpu, regions=list(by_code), billing=spec.billing)
+        return cheapest, by_code.get(code) if code else None
     products = await client.list_products()
     product = next((p for p in products if p.id == spec.product_id), None)
     if product is None:
@@ -192,9 +199,9 @@ async def _choose_product(client: NovitaClient, spec: CreateSpec) -> tuple[Produ
             f"product {product.id} cannot be deployed now (sold out)",
             hint=f'try another: novictl products --gpu "{product.name}"',
         )
-    if not spec.regions:
+    if not clusters:
         return product, None
-    cluster = next((region for region in spec.regions if product.runs_in(region)), None)
+    cluster = next((cluster for cluster in clusters if product.runs_in(cluster.code)), None)
     if cluster is None:
         raise UsageError(
             f"product {product.id} does not run in {', '.join(spec.regions)}",

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from novictl.core.autostop_policy import AutoStopSettingsLike, describe_autostop
 from novictl.core.durations import format_duration
-from novictl.core.records import RUNNING
+from novictl.core.records import RUNNING, data_kept_until
 from novictl.redact import mask_url
 
 if TYPE_CHECKING:
@@ -74,6 +74,9 @@ def instance_summary(record: InstanceRecord, now: datetime, autostop: AutoStopSe
         "lastUsedSource": record.last_used_source,
         "idleSeconds": None if idle is None else round(idle),
         "stoppedBy": record.stopped_by,
+        "stoppedPricePerHour": record.stopped_price_per_hour,
+        "dataKeptUntil": _iso(data_kept_until(record)),
+        "spotReclaimAt": _iso(record.spot_reclaim_at) if record.spot_status == "notified" else None,
         "lastSyncedAt": _iso(record.last_synced_at),
         "autoStop": outlook.to_dict(),
     }

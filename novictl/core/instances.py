@@ -32,9 +32,16 @@ from novictl.core.instance_lookup import (
     running_instances,
 )
 from novictl.core.lifecycle import wait_for_status
-from novictl.core.records import NOVITA_FIELDS, TERMINATED, record_from_instance
+from novictl.core.records import (
+    DEFAULT_KEEP_DATA_DAYS,
+    NOVITA_FIELDS,
+    TERMINATED,
+    data_kept_until,
+    record_from_instance,
+)
 from novictl.errors import (
     NovictlError,
+    NovitaBadRequest,
     NovitaNotFound,
     NovitaStateConflict,
     StoreError,
@@ -222,7 +229,12 @@ async def start(
     Records ``last_started_at`` (auto-stop's startup grace counts from it) and clears ``stopped_by``.
     """
     now = (clock or SystemClock()).now()
-    outcome = await _act(client, record, "start", client.start_instance)
+    try:
+        outcome = await _act(client, record, "start", client.start_instance)
+    except NovitaBadRequest as refused:
+        if (refused.reason or "").upper() != "INSUFFICIENT_RESOURCE":
+            raise
+        raise _no_gpu_to_start(record, refused) from refused
     if outcome.already:
         await _save(store, record, {"status": outcome.status}, None)
         return outcome
@@ -230,6 +242,28 @@ async def start(
     changes = {"status": outcome.status, "last_started_at": now, "stopped_by": None, "warned_at": None}
     await _save(store, record, changes, event)
     return outcome
+
+
+def _no_gpu_to_start(record: InstanceRecord, refused: NovitaBadRequest) -> NovictlError:
+    """A stopped instance is not promised its GPU back: say what is kept, until when, and what to do."""
+    until = data_kept_until(record)
+    kept = (
+        f"Novita keeps its data until {until.strftime('%Y-%m-%d %H:%M UTC')}"
+        if until
+        else f"Novita keeps a stopped instance's data {record.keep_data_days or DEFAULT_KEEP_DATA_DAYS} days"
+    )
+    return NovictlError(
+        f"cannot start {record.name} ({record.id}): the GPU it ran on is taken by someone else; "
+        f"nothing was deleted, {kept}",
+        hint=(
+            f"try again later (novictl start {record.id}), or create a new instance elsewhere "
+            "(novictl create --gpu … --region …) and copy what you need before the data goes"
+        ),
+        details={
+            "reason": refused.reason,
+            "dataKeptUntil": until.isoformat() if until else None,
+        },
+    )
 
 
 async def stop(

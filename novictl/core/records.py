@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from novictl.novita.models import InstanceStatus
@@ -12,11 +12,13 @@ if TYPE_CHECKING:
     from novictl.novita.models import Instance, Product
 
 __all__ = [
+    "DEFAULT_KEEP_DATA_DAYS",
     "NOVITA_FIELDS",
     "RUNNING",
     "STOPPED",
     "TERMINATED",
     "UNSETTLED",
+    "data_kept_until",
     "hourly_price",
     "record_from_instance",
     "tracked_fields",
@@ -28,6 +30,9 @@ STOPPED = "exited"
 TERMINATED = "terminated"
 UNSETTLED: frozenset[str] = InstanceStatus.TRANSITIONAL | {InstanceStatus.TO_REMOVE, InstanceStatus.REMOVING}
 """Statuses an instance passes through on its way to running, exited or gone."""
+
+DEFAULT_KEEP_DATA_DAYS = 7
+"""Novita's guide: a stopped instance's data is kept for 7 days unless the instance says otherwise."""
 
 # Fields that come from Novita; a sync writes a record only when one of these changed.
 _TRACKED = (
@@ -44,6 +49,10 @@ _TRACKED = (
     "image_url",
     "billing_mode",
     "terminated_at",
+    "stopped_price_per_hour",
+    "keep_data_days",
+    "spot_status",
+    "spot_reclaim_at",
 )
 
 
@@ -52,13 +61,25 @@ _TRACKED = (
 NOVITA_FIELDS = frozenset((*_TRACKED, "last_synced_at"))
 
 
+def data_kept_until(record: InstanceRecord) -> datetime | None:
+    """Until when Novita keeps a stopped instance's data (``None`` unless it is stopped with a stop time)."""
+    if record.status != STOPPED or record.last_stopped_at is None:
+        return None
+    return record.last_stopped_at + timedelta(days=record.keep_data_days or DEFAULT_KEEP_DATA_DAYS)
+
+
 def tracked_fields(record: InstanceRecord) -> tuple[Any, ...]:
     """The Novita-sourced part of a record, for change detection."""
     return tuple(getattr(record, name) for name in _TRACKED)
 
 
-def hourly_price(product: Product | None, gpu_count: int, billing_mode: str | None) -> float | None:
-    """USD per hour for the whole instance: the product's per-GPU price times the GPU count."""
+def hourly_price(
+    product: Product | None, gpu_count: int, billing_mode: str | None, instance: Instance | None = None
+) -> float | None:
+    """USD per hour for the whole instance: Novita's own price for it when the instance carries one
+    (``instancePrice``), else the product's per-GPU price times the GPU count."""
+    if instance is not None and instance.running_price_usd is not None:
+        return round(instance.running_price_usd, 6)
     if product is None:
         return None
     per_gpu = (
@@ -89,14 +110,15 @@ def record_from_instance(
     last_stopped = instance.last_stopped_at or base.last_stopped_at
     if instance.status == STOPPED and was not in (None, STOPPED) and instance.last_stopped_at is None:
         last_stopped = now
-    price = hourly_price(product, gpu_count, instance.billing_mode)
+    price = hourly_price(product, gpu_count, instance.billing_mode, instance)
+    stopped_price = instance.stopped_price_usd
     return base.model_copy(
         update={
             "name": instance.name or base.name,
             "status": instance.status,
             "product_id": instance.product_id or base.product_id,
             "product_name": instance.product_name or base.product_name,
-            "region": instance.cluster_id or instance.cluster_name or base.region,
+            "region": instance.region_code or base.region,
             "gpu_count": gpu_count,
             "price_per_hour": price if price is not None else base.price_per_hour,
             "created_at": instance.created_at or base.created_at,
@@ -105,6 +127,12 @@ def record_from_instance(
             "image_url": instance.image_url or base.image_url,
             "billing_mode": instance.billing_mode or base.billing_mode,
             "terminated_at": None,
+            "stopped_price_per_hour": (
+                round(stopped_price, 6) if stopped_price is not None else base.stopped_price_per_hour
+            ),
+            "keep_data_days": instance.keep_data_day or base.keep_data_days,
+            "spot_status": instance.spot_status,
+            "spot_reclaim_at": instance.spot_reclaim_time,
             "last_synced_at": now,
         }
     )

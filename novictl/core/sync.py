@@ -25,7 +25,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 from novictl.core import events as audit
 from novictl.core.bulk_gc import bulk_gc
 from novictl.core.clock import Clock, SystemClock
-from novictl.core.records import NOVITA_FIELDS, RUNNING, TERMINATED, record_from_instance, tracked_fields
+from novictl.core.records import (
+    NOVITA_FIELDS,
+    RUNNING,
+    TERMINATED,
+    data_kept_until,
+    record_from_instance,
+    tracked_fields,
+)
 from novictl.errors import LockHeld, NovitaError, NovitaNotFound
 from novictl.store.records import Event, InstanceRecord
 
@@ -39,6 +46,9 @@ __all__ = ["SYNC_LOCK", "SyncChange", "SyncOptions", "SyncResult", "sync_instanc
 log = logging.getLogger(__name__)
 
 SYNC_LOCK = "sync"
+# A stopped instance's data is about to go: warn this long before Novita deletes it.
+DATA_EXPIRY_WARNING = timedelta(days=1)
+_SPOT_NOTIFIED = "notified"
 # Confirming missing instances one GET each is the only per-instance call sync makes; bound it.
 _CONFIRM_CONCURRENCY = 8
 
@@ -199,11 +209,15 @@ async def _sync(
                 SyncChange(record.id, record.name, "purged", f"terminated {record.terminated_at}")
             )
 
+    warned = _data_expiry_warnings(records, writes, live_ids, now, events)
+
     if not options.dry_run:
         if before_write is not None:
             await before_write()
         if writes:
             await store.put_many(writes, fields=NOVITA_FIELDS)
+        if warned:
+            await store.put_many(warned, fields=("data_expiry_warned_at",))
         if removals:
             await store.delete_many(removals)
         await audit.record_events(store, events)
@@ -238,6 +252,9 @@ def _apply_live(
     events: list[Event],
 ) -> None:
     fresh = record_from_instance(instance, record, prices.get(instance.product_id or ""), now)
+    if fresh.spot_status == _SPOT_NOTIFIED and (record is None or record.spot_status != _SPOT_NOTIFIED):
+        reclaim = fresh.spot_reclaim_at.isoformat() if fresh.spot_reclaim_at else None
+        events.append(_event(audit.SPOT_RECLAIM_NOTICE, fresh, now, {"reclaimAt": reclaim}))
     if record is None:
         result.adopted += 1
         writes.append(fresh)
@@ -298,6 +315,31 @@ async def _confirm_missing(
             result.kept_unconfirmed += 1
             reason = error.message if error else "unknown"
             result.changes.append(SyncChange(record.id, record.name, "kept", f"could not confirm: {reason}"))
+
+
+def _data_expiry_warnings(
+    records: dict[str, InstanceRecord],
+    writes: Sequence[InstanceRecord],
+    live_ids: set[str],
+    now: datetime,
+    events: list[Event],
+) -> list[InstanceRecord]:
+    """Stopped instances whose data Novita deletes within a day, warned once per stop: the records to
+    mark (only ``data_expiry_warned_at`` is written) and an ``instance.data_expiring`` event each."""
+    latest = {**records, **{record.id: record for record in writes}}
+    warned: list[InstanceRecord] = []
+    for record in latest.values():
+        until = data_kept_until(record)
+        if until is None or record.id not in live_ids or now < until - DATA_EXPIRY_WARNING:
+            continue
+        stopped = record.last_stopped_at
+        if record.data_expiry_warned_at is not None and stopped and record.data_expiry_warned_at >= stopped:
+            continue  # already warned for this stop
+        marked = record.model_copy(update={"data_expiry_warned_at": now})
+        warned.append(marked)
+        data = {"dataKeptUntil": until.isoformat(), "stoppedAt": stopped.isoformat() if stopped else None}
+        events.append(_event(audit.DATA_EXPIRING, marked, now, data))
+    return warned
 
 
 def _event(kind: str, record: InstanceRecord, now: datetime, data: dict[str, Any]) -> Event:

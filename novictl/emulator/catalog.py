@@ -16,7 +16,9 @@ __all__ = [
     "PRODUCTS",
     "REPOSITORY_AUTHS",
     "TEMPLATES",
+    "EmulatedCluster",
     "EmulatedProduct",
+    "cluster_by_code",
     "cluster_by_id",
     "clusters_json",
     "filter_products",
@@ -24,13 +26,27 @@ __all__ = [
     "product_by_id",
 ]
 
-# (cluster id, human name). A product region reads "<id> (<name>)".
-CLUSTERS: list[tuple[str, str]] = [
-    ("US-CA-06", "California"),
-    ("US-TX-02", "Texas"),
-    ("EU-DE-01", "Frankfurt"),
-    ("EU-SE-01", "Stockholm"),
-    ("AS-SGP-02", "Singapore"),
+
+@dataclass(frozen=True)
+class EmulatedCluster:
+    """A cluster: Novita's id (what create's ``clusterId`` wants) differs from the region code that
+    products show (``"US-CA-06 (California)"``), as on the live API; only ``GET /clusters`` maps them."""
+
+    id: str
+    code: str
+    place: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.code} ({self.place})"
+
+
+CLUSTERS: list[EmulatedCluster] = [
+    EmulatedCluster("us-ca-6", "US-CA-06", "California"),
+    EmulatedCluster("us-tx-2", "US-TX-02", "Texas"),
+    EmulatedCluster("eu-de-1", "EU-DE-01", "Frankfurt"),
+    EmulatedCluster("eu-se-1", "EU-SE-01", "Stockholm"),
+    EmulatedCluster("as-sgp-2", "AS-SGP-02", "Singapore"),
 ]
 
 
@@ -44,7 +60,7 @@ class EmulatedProduct:
     memory_per_gpu: int
     disk_per_gpu: int
     price: str
-    cluster_ids: tuple[str, ...]  # empty = every cluster
+    region_codes: tuple[str, ...]  # empty = every cluster
     max_gpu_num: int = 8
     spot_price: str = "0"
     available: bool = True
@@ -53,11 +69,10 @@ class EmulatedProduct:
     max_rootfs: int = 1024
 
     def regions(self) -> list[str]:
-        names = dict(CLUSTERS)
-        return [f"{cid} ({names[cid]})" for cid in self.cluster_ids]
+        return [cluster.label for code in self.region_codes if (cluster := cluster_by_code(code))]
 
-    def offered_in(self, cluster_id: str) -> bool:
-        return not self.cluster_ids or cluster_id in self.cluster_ids
+    def offered_in(self, cluster: EmulatedCluster) -> bool:
+        return not self.region_codes or cluster.code in self.region_codes
 
     def billing_methods(self) -> list[str]:
         methods = ["onDemand", "monthly"]
@@ -176,7 +191,8 @@ REPOSITORY_AUTHS: list[dict[str, str]] = [
 ]
 
 _PRODUCTS_BY_ID = {product.id: product for product in PRODUCTS}
-_CLUSTER_NAMES = dict(CLUSTERS)
+_CLUSTERS_BY_ID = {cluster.id: cluster for cluster in CLUSTERS}
+_CLUSTERS_BY_CODE = {cluster.code: cluster for cluster in CLUSTERS}
 _NOT_ALNUM = re.compile(r"[^a-z0-9]+")
 
 
@@ -184,9 +200,14 @@ def product_by_id(product_id: str) -> EmulatedProduct | None:
     return _PRODUCTS_BY_ID.get(product_id)
 
 
-def cluster_by_id(cluster_id: str) -> str | None:
-    """The cluster's name, or ``None`` when there is no such cluster."""
-    return _CLUSTER_NAMES.get(cluster_id)
+def cluster_by_id(cluster_id: str) -> EmulatedCluster | None:
+    """The cluster with Novita's id ``cluster_id`` (``"us-ca-6"``), or ``None`` when there is none."""
+    return _CLUSTERS_BY_ID.get(cluster_id)
+
+
+def cluster_by_code(code: str) -> EmulatedCluster | None:
+    """The cluster whose region code is ``code`` (``"US-CA-06"``), or ``None``."""
+    return _CLUSTERS_BY_CODE.get(code)
 
 
 def fuzzy_contains(haystack: str, needle: str) -> bool:
@@ -196,15 +217,15 @@ def fuzzy_contains(haystack: str, needle: str) -> bool:
 
 def clusters_json() -> list[dict[str, Any]]:
     result = []
-    for cluster_id, name in CLUSTERS:
-        gpu_types = sorted({p.name for p in PRODUCTS if p.offered_in(cluster_id)})
+    for cluster in CLUSTERS:
+        gpu_types = sorted({p.name for p in PRODUCTS if p.offered_in(cluster)})
         result.append(
             {
-                "id": cluster_id,
-                "name": name,
+                "id": cluster.id,
+                "name": cluster.label,
                 "availableGpuType": gpu_types,
-                "supportNetworkStorage": cluster_id in ("US-CA-06", "EU-DE-01"),
-                "supportInstanceNetwork": cluster_id != "AS-SGP-02",
+                "supportNetworkStorage": cluster.code in ("US-CA-06", "EU-DE-01"),
+                "supportInstanceNetwork": cluster.code != "AS-SGP-02",
             }
         )
     return result
@@ -220,11 +241,14 @@ def filter_products(
     min_memory_per_gpu: int | None = None,
     min_rootfs_size: int | None = None,
 ) -> list[EmulatedProduct]:
-    """The products matching every given filter (``None`` = no filter)."""
+    """The products matching every given filter (``None`` = no filter); ``cluster_id`` is Novita's id."""
+    cluster = cluster_by_id(cluster_id) if cluster_id else None
+    if cluster_id and cluster is None:
+        return []
     return [
         p
         for p in PRODUCTS
-        if (not cluster_id or p.offered_in(cluster_id))
+        if (cluster is None or p.offered_in(cluster))
         and (gpu_num is None or gpu_num <= p.max_gpu_num)
         and (not product_name or fuzzy_contains(p.name, product_name))
         and (not billing_method or billing_method in p.billing_methods())

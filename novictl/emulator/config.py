@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = ["EmulatorConfig", "FaultConfig"]
@@ -39,6 +41,10 @@ class EmulatorConfig(BaseModel):
 
     ``step_delay`` is the time (seconds) each lifecycle status lasts, e.g. ``creating`` → ``pulling``.
     ``instances`` pre-existing instances are generated from ``seed``, which also seeds the fault RNG.
+    ``paging``: ``"zero"`` — ``pageNum=0`` is the first page, as Novita's live API; ``"one"`` — 0 and 1 both
+    mean the first page. GPU metrics are sampled every ``metrics_interval`` seconds (on the grid of its
+    multiples in unix time) and reach only up to ``now - metrics_lag``. ``balance_units`` is the starting
+    available (and cash) balance in 1/10000 USD (``"1250000"`` = $125.00).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -48,3 +54,7 @@ class EmulatorConfig(BaseModel):
     instances: int = Field(default=0, ge=0)
     seed: int = 0
     faults: FaultConfig = Field(default_factory=FaultConfig)
+    paging: Literal["zero", "one"] = "zero"
+    metrics_interval: float = Field(default=30.0, gt=0)
+    metrics_lag: float = Field(default=60.0, ge=0)
+    balance_units: str = Field(default="1250000", pattern=r"^-?[0-9]+$")

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, model_validator
 
+from novictl.emulator.billing import BillingBook, parse_units
 from novictl.emulator.config import FaultConfig
 from novictl.emulator.state import EmulatorState
+from novictl.emulator.utilization_book import MetricsBook, MetricsMode
 
 __all__ = ["router"]
 
@@ -32,9 +34,59 @@ class ScriptRequest(BaseModel):
     seconds: float | None = Field(default=None, ge=0)
 
 
+Percent = Annotated[float, Field(ge=0, le=100)]
+
+
+class UtilizationRequest(BaseModel):
+    """Each field optional (left out: unchanged); ``gpu`` sets every GPU, ``perGpu[i]`` then GPU ``i``."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    gpu: Percent | None = None
+    gpu_mem: Percent | None = Field(default=None, alias="gpuMem")
+    cpu: Percent | None = None
+    mem: Percent | None = None
+    root_disk: Percent | None = Field(default=None, alias="rootDisk")
+    per_gpu: list[Percent] | None = Field(default=None, alias="perGpu")
+    per_gpu_mem: list[Percent] | None = Field(default=None, alias="perGpuMem")
+
+
+class MetricsModeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    mode: MetricsMode
+
+
+class BalanceRequest(BaseModel):
+    """Each field optional: an int or a numeric string, in 1/10000 USD."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    availableBalance: StrictInt | StrictStr | None = None
+    cashBalance: StrictInt | StrictStr | None = None
+    creditLimit: StrictInt | StrictStr | None = None
+    outstandingInvoices: StrictInt | StrictStr | None = None
+
+    @model_validator(mode="after")
+    def _whole_numbers(self) -> BalanceRequest:
+        for name, value in self.model_dump(exclude_none=True).items():
+            parse_units(value, name)
+        return self
+
+
 def _state(request: Request) -> EmulatorState:
     state: EmulatorState = request.app.state.emulator
     return state
+
+
+def _metrics(request: Request) -> MetricsBook:
+    book: MetricsBook = request.app.state.metrics
+    return book
+
+
+def _billing(request: Request) -> BillingBook:
+    book: BillingBook = request.app.state.billing
+    return book
 
 
 def _faults_view(state: EmulatorState) -> dict[str, object]:
@@ -132,3 +184,65 @@ async def set_status(instance_id: str, body: StatusRequest, request: Request) ->
     except ValueError as error:
         raise HTTPException(400, str(error)) from None
     return state.instance(instance_id) or {}
+
+
+@router.get("/instances/{instance_id}/utilization")
+async def get_utilization(instance_id: str, request: Request) -> dict[str, object]:
+    """The instance's utilisation now (percentages; per GPU too)."""
+    try:
+        return _metrics(request).utilization(instance_id).json()
+    except KeyError:
+        raise HTTPException(404, f"no instance {instance_id}") from None
+
+
+@router.put("/instances/{instance_id}/utilization")
+async def set_utilization(instance_id: str, body: UtilizationRequest, request: Request) -> dict[str, object]:
+    """Change the instance's utilisation from now on (metrics series follow it); answers it as now set."""
+    try:
+        value = _metrics(request).set_utilization(
+            instance_id,
+            gpu=body.gpu,
+            gpu_mem=body.gpu_mem,
+            cpu=body.cpu,
+            mem=body.mem,
+            root_disk=body.root_disk,
+            per_gpu=body.per_gpu,
+            per_gpu_mem=body.per_gpu_mem,
+        )
+    except KeyError:
+        raise HTTPException(404, f"no instance {instance_id}") from None
+    except ValueError as error:
+        raise HTTPException(400, str(error)) from None
+    return value.json()
+
+
+@router.get("/metrics")
+async def get_metrics_settings(request: Request) -> dict[str, object]:
+    """The metrics mode and the sampling settings (``interval``, ``lag`` in seconds)."""
+    return _metrics(request).settings()
+
+
+@router.put("/metrics")
+async def put_metrics_settings(body: MetricsModeRequest, request: Request) -> dict[str, object]:
+    """Switch the metrics mode: ``normal``, ``not_found`` (404 for every instance) or ``empty``."""
+    book = _metrics(request)
+    book.set_mode(body.mode)
+    return book.settings()
+
+
+@router.get("/balance")
+async def get_balance(request: Request) -> dict[str, str]:
+    """The balance ``GET /openapi/v1/billing/balance/detail`` answers."""
+    return _billing(request).balance()
+
+
+@router.put("/balance")
+async def put_balance(body: BalanceRequest, request: Request) -> dict[str, str]:
+    """Change some balance fields (the rest stay); answers the new balance."""
+    return _billing(request).set_balance(**body.model_dump(exclude_none=True))
+
+
+@router.get("/config")
+async def get_config(request: Request) -> dict[str, object]:
+    """The settings the emulator runs with (as at start or the last reset), without the API key."""
+    return _state(request).config.model_dump(exclude={"api_key"})

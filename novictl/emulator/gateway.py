@@ -1,5 +1,9 @@
 """The layer in front of the Novita routes: counting, fault injection, then the Bearer key check.
 
+It guards both of Novita's prefixes: :data:`BASE_PATH` (the GPU instance API) and :data:`OPENAPI_BASE_PATH`
+(metrics and billing). A route is counted and matched against fault paths without its prefix
+(``"GET /gpu/instances"``, ``"GET /metrics/gpu/instance"``).
+
 A pure ASGI middleware, because two of its faults cannot be expressed as responses: a dropped connection
 (headers go out, then the connection dies — the client sees a transport error) and a hang.
 """
@@ -22,18 +26,43 @@ if TYPE_CHECKING:
 
     from novictl.emulator.state import EmulatorState
 
-__all__ = ["BASE_PATH", "DroppedConnection", "NovitaGateway", "quiet_dropped_connections"]
+__all__ = [
+    "API_PREFIXES",
+    "BASE_PATH",
+    "OPENAPI_BASE_PATH",
+    "DroppedConnection",
+    "NovitaGateway",
+    "api_prefix",
+    "quiet_dropped_connections",
+]
 
 BASE_PATH = "/gpu-instance/openapi/v1"
+"""The GPU instance API: clusters, products, instances, templates, repository auths."""
+OPENAPI_BASE_PATH = "/openapi/v1"
+"""Novita's other namespace on the same host: GPU metrics and billing."""
+API_PREFIXES = (BASE_PATH, OPENAPI_BASE_PATH)
 
-# Route → the operation name instance_calls counts under.
-_OPERATIONS = {
-    ("GET", "/gpu/instance"): "get",
-    ("POST", "/gpu/instance/start"): "start",
-    ("POST", "/gpu/instance/stop"): "stop",
-    ("POST", "/gpu/instance/restart"): "restart",
-    ("POST", "/gpu/instance/delete"): "delete",
+# Prefix → route → the operation name instance_calls counts under.
+_OPERATIONS: dict[str, dict[tuple[str, str], str]] = {
+    BASE_PATH: {
+        ("GET", "/gpu/instance"): "get",
+        ("POST", "/gpu/instance/start"): "start",
+        ("POST", "/gpu/instance/stop"): "stop",
+        ("POST", "/gpu/instance/restart"): "restart",
+        ("POST", "/gpu/instance/delete"): "delete",
+    },
+    OPENAPI_BASE_PATH: {
+        ("GET", "/metrics/gpu/instance"): "metrics",
+    },
 }
+
+
+def api_prefix(path: str) -> str | None:
+    """The Novita prefix ``path`` lies under (:data:`BASE_PATH` or :data:`OPENAPI_BASE_PATH`), or ``None``."""
+    for prefix in API_PREFIXES:
+        if path == prefix or path.startswith(prefix + "/"):
+            return prefix
+    return None
 
 
 class DroppedConnection(Exception):
@@ -69,7 +98,8 @@ def quiet_dropped_connections() -> None:
 
 
 class NovitaGateway:
-    """Counts every request under :data:`BASE_PATH`, applies faults, checks the key, then routes it."""
+    """Counts every request under :data:`BASE_PATH` and :data:`OPENAPI_BASE_PATH`, applies faults, checks
+    the key, then routes it."""
 
     def __init__(self, app: ASGIApp, state: EmulatorState):
         self.app = app
@@ -77,13 +107,14 @@ class NovitaGateway:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
-        if scope["type"] != "http" or not (path == BASE_PATH or path.startswith(BASE_PATH + "/")):
+        prefix = api_prefix(path) if scope["type"] == "http" else None
+        if prefix is None:
             await self.app(scope, receive, send)
             return
         method: str = scope["method"]
-        route = path[len(BASE_PATH) :] or "/"
+        route = path[len(prefix) :] or "/"
         body = await _read_body(receive)
-        operation = _OPERATIONS.get((method, route))
+        operation = _OPERATIONS[prefix].get((method, route))
         instance_id = _instance_id(scope, body) if operation else None
         self.state.record_call(f"{method} {route}", instance_id, operation)
 

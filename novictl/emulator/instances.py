@@ -14,7 +14,9 @@ from novictl.emulator.catalog import EmulatedProduct
 
 __all__ = [
     "ALL_STATUSES",
+    "KEEP_DATA_DAYS",
     "OPERATIONS",
+    "STORAGE_UNITS_PER_GB_HOUR",
     "EmulatedInstance",
     "InvalidStateChange",
     "Operation",
@@ -28,6 +30,12 @@ ALL_STATUSES = frozenset(
         "freezing", "pending",
     }
 )  # fmt: skip
+
+
+KEEP_DATA_DAYS = 7
+"""Days Novita keeps a stopped instance's data."""
+STORAGE_UNITS_PER_GB_HOUR = 14
+"""What a stopped instance's disk costs: 1/100000 USD per GB per hour (about $0.10 per GB a month)."""
 
 
 class InvalidStateChange(Exception):
@@ -101,6 +109,8 @@ class EmulatedInstance:
     last_stopped_at: float | None = None
     transition: Transition | None = None
     ssh_password: str = ""
+    spot_status: str = ""
+    spot_reclaim_at: float | None = None
     _cached: dict[str, Any] | None = field(default=None, repr=False)
 
     # --- lifecycle -------------------------------------------------------------------------------------
@@ -140,6 +150,12 @@ class EmulatedInstance:
         elif transition.operation.marks == "stopped":
             self.last_stopped_at = transition.ends
         return False
+
+    def notify_spot_reclaim(self, at: float) -> None:
+        """Novita's one-hour notice before it takes a spot instance back."""
+        self.spot_status = "notified"
+        self.spot_reclaim_at = at
+        self._cached = None
 
     def force_status(self, status: str) -> None:
         """Put the instance in ``status`` at once, abandoning any transition (control API)."""
@@ -183,10 +199,24 @@ class EmulatedInstance:
                 },
                 "connectComponentLog": {"address": f"https://{self.id}-log.{self._domain()}"},
                 "freeStorageSize": max(0, self.rootfs_size - 7),
-                "keepDataDay": 7,
+                "keepDataDay": KEEP_DATA_DAYS,
+                # From an older page of Novita's docs: the instance's own hourly price and what its disk
+                # costs while stopped, both in 1/100000 USD per hour.
+                "instancePrice": str(self.hourly_units()),
+                "exitedLocalStoragePrice": str(self.rootfs_size * STORAGE_UNITS_PER_GB_HOUR),
             }
         )
+        # New objects: the list item is cached and shared, and must keep its own shape.
+        data["portMappings"] = [
+            {"port": port, "endpoint": self._endpoint(port, kind), "type": kind} for port, kind in self.ports
+        ]
+        data["volumeMounts"] = [{**mount, "size": int(mount["size"])} for mount in data["volumeMounts"]]
         return data
+
+    def hourly_units(self) -> int:
+        """What the instance costs per hour while it runs, in 1/100000 USD (all its GPUs)."""
+        spot = self.billing_mode == "spot" and self.product.spot_price != "0"
+        return int(self.product.spot_price if spot else self.product.price) * self.gpu_num
 
     def _build_list_json(self, status: str) -> dict[str, Any]:
         product = self.product
@@ -203,15 +233,22 @@ class EmulatedInstance:
             "cpuNum": str(product.cpu_per_gpu * self.gpu_num),
             "memory": str(product.memory_per_gpu * self.gpu_num),
             "gpuNum": str(self.gpu_num),
+            # The list leaves out TCP endpoints (live Novita sends some mappings without one); GET has all.
             "portMappings": [
-                {"port": port, "endpoint": self._endpoint(port, kind), "type": kind}
+                {"port": port, "type": kind}
+                | ({"endpoint": self._endpoint(port, kind)} if kind == "http" else {})
                 for port, kind in self.ports
             ],
             "productId": product.id,
             "productName": product.name,
             "rootfsSize": self.rootfs_size,
             "volumeMounts": [
-                {"type": "network", "id": item.get("Id", ""), "mountPath": item.get("mountPoint", "")}
+                {
+                    "type": "network",
+                    "id": item.get("Id", ""),
+                    "mountPath": item.get("mountPoint", ""),
+                    "size": "100",  # a string in the list, an integer in GET, as on live Novita
+                }
                 for item in self.network_storages
             ],
             "statusError": {"state": "", "message": ""},
@@ -219,13 +256,15 @@ class EmulatedInstance:
             "kind": self.kind,
             "billingMode": self.billing_mode,
             "endTime": "-1",
-            "spotStatus": "",
-            "spotReclaimTime": "0",
+            "spotStatus": self.spot_status,
+            "spotReclaimTime": _unix(self.spot_reclaim_at),
             "createdAt": str(int(self.created_at)),
             "lastStartedAt": _unix(self.last_started_at),
             "lastStoppedAt": _unix(self.last_stopped_at),
             "gpuIds": list(range(self.gpu_num)),
             "templateId": self.template_id,
+            # Live list items carry the SSH password; novictl must never keep or show it.
+            "sshPassword": self.ssh_password,
         }
 
     def _domain(self) -> str:

@@ -87,14 +87,17 @@ async def create_instance(request: Request) -> JSONResponse:
 
 @router.get("/gpu/instances")
 async def list_instances(request: Request) -> JSONResponse:
+    state = _state(request)
     page_size = _int_query(request, "pageSize") or DEFAULT_PAGE_SIZE
-    page_num = _int_query(request, "pageNum", "pageNumber") or 1  # 0 and 1 both mean the first page
+    page_num = _int_query(request, "pageNum", "pageNumber") or 0
     if page_size < 0 or page_num < 0:
         raise NovitaApiError(400, "VALIDATOR_PARAM", "pageSize and pageNum must not be negative")
+    # Live Novita counts pages from 0; a one-based server reads 0 as 1, which clients must survive.
+    page_index = page_num if state.config.paging == "zero" else max(page_num, 1) - 1
     query = request.query_params
-    instances, total = _state(request).list_instances(
+    instances, total = state.list_instances(
         page_size=page_size,
-        page_num=page_num,
+        page_index=page_index,
         name=query.get("name") or None,
         product_name=query.get("productName") or None,
         status=query.get("status") or None,

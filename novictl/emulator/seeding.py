@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Container
 
-from novictl.emulator.catalog import CLUSTERS, PRODUCTS, cluster_by_id
+from novictl.emulator.catalog import CLUSTERS, PRODUCTS, cluster_by_code
 from novictl.emulator.instances import CREATE, OPERATIONS, EmulatedInstance
 
 __all__ = ["generate_instances", "new_instance_id"]
@@ -40,7 +40,8 @@ def generate_instances(
     ages = sorted((rng.uniform(600, 72 * 3600) for _ in range(count)), reverse=True)
     for offset, age in enumerate(ages):
         product = rng.choices(_DEPLOYABLE, weights=_WEIGHTS)[0]
-        cluster_id = rng.choice(product.cluster_ids or tuple(cid for cid, _ in CLUSTERS))
+        cluster = cluster_by_code(rng.choice(product.region_codes or tuple(c.code for c in CLUSTERS)))
+        assert cluster is not None  # products list only codes the catalogue knows
         instance_id = new_instance_id(rng, _Both(taken, made_ids))
         made_ids.add(instance_id)
         created = now - age
@@ -49,8 +50,8 @@ def generate_instances(
             id=instance_id,
             name=f"{rng.choice(_NAMES)}-{first_number + offset:05d}",
             product=product,
-            cluster_id=cluster_id,
-            cluster_name=cluster_by_id(cluster_id) or cluster_id,
+            cluster_id=cluster.id,
+            cluster_name=cluster.label,
             gpu_num=min(rng.choice(_GPU_NUMS), product.max_gpu_num),
             rootfs_size=rng.choice((30, 60, 100, 200)),
             image_url=rng.choice(_IMAGES),

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from itertools import islice
 from typing import Any
 
-from novictl.emulator.catalog import CLUSTERS, cluster_by_id, fuzzy_contains
+from novictl.emulator.catalog import CLUSTERS, cluster_by_code, cluster_by_id, fuzzy_contains
 from novictl.emulator.config import EmulatorConfig, FaultConfig
 from novictl.emulator.faults import FaultDecision, FaultKind, FaultPlan, ScriptedFault
 from novictl.emulator.instances import ALL_STATUSES, CREATE, EmulatedInstance, InvalidStateChange
@@ -41,9 +41,12 @@ class EmulatorState:
         self._config = config
         self._instances: dict[str, EmulatedInstance] = {}  # creation order; lists show newest first
         self._moving: set[str] = set()  # ids with a transition under way
+        self._no_capacity: set[str] = set()  # stopped instances whose GPU someone else took
         self._numbered = 0
         self._rng = random.Random(config.seed)
         self._faults = FaultPlan(config.faults, config.seed)
+        # Books kept beside the instances (utilisation, balance) clear themselves on every reset.
+        self.reset_hooks: list[Callable[[], None]] = []
         self.reset(config)
 
     # --- configuration and control ---------------------------------------------------------------------
@@ -67,10 +70,13 @@ class EmulatorState:
             self._config = config = config or self._config
             self._instances = {}
             self._moving = set()
+            self._no_capacity = set()
             self._numbered = 0
             self._rng = random.Random(config.seed)
             self._faults = FaultPlan(config.faults, config.seed)
             self.reset_calls()
+            for hook in self.reset_hooks:
+                hook()
             if config.instances:
                 self.seed_instances(config.instances)
 
@@ -151,6 +157,26 @@ class EmulatorState:
             instance.force_status(status)
             self._moving.discard(instance_id)
 
+    def take_capacity(self, instance_id: str, taken: bool = True) -> None:
+        """While ``taken``, starting the instance answers 400 ``INSUFFICIENT_RESOURCE`` (its GPU went to
+        someone else while it was stopped, as happens on live Novita); KeyError when unknown."""
+        with self._lock:
+            if self._live(instance_id, self.clock()) is None:
+                raise KeyError(instance_id)
+            if taken:
+                self._no_capacity.add(instance_id)
+            else:
+                self._no_capacity.discard(instance_id)
+
+    def notify_spot_reclaim(self, instance_id: str, *, in_seconds: float = 3600) -> None:
+        """Give a spot instance Novita's reclaim notice (``spotStatus: notified``); KeyError when unknown."""
+        with self._lock:
+            now = self.clock()
+            instance = self._live(instance_id, now)
+            if instance is None:
+                raise KeyError(instance_id)
+            instance.notify_spot_reclaim(now + in_seconds)
+
     def instance(self, instance_id: str) -> dict[str, Any] | None:
         """The instance as GET /gpu/instance would return it, or ``None`` when it is gone."""
         with self._lock:
@@ -181,16 +207,18 @@ class EmulatorState:
         self,
         *,
         page_size: int,
-        page_num: int,
+        page_index: int,
         name: str | None = None,
         product_name: str | None = None,
         status: str | None = None,
     ) -> tuple[list[dict[str, Any]], int]:
-        """One page (``page_num`` from 1) of the newest-first list, and the total after filters."""
+        """One page (``page_index`` from 0) of the newest-first list, and the total after filters.
+
+        How a request's ``pageNum`` maps to the index is the route's business (``--paging``)."""
         with self._lock:
             now = self.clock()
             self._settle_all(now)
-            start = (page_num - 1) * page_size
+            start = page_index * page_size
             if not (name or product_name or status):
                 # The common case stays cheap: slice without touching the other 9,900 instances.
                 page = islice(reversed(self._instances.values()), start, start + page_size)
@@ -207,13 +235,18 @@ class EmulatorState:
     def create(self, request: CreateRequest) -> str:
         with self._lock:
             now = self.clock()
-            cluster_id = request.cluster_id or (request.product.cluster_ids or (CLUSTERS[0][0],))[0]
+            cluster = cluster_by_id(request.cluster_id) if request.cluster_id else None
+            if cluster is None:
+                cluster = (
+                    cluster_by_code(request.product.region_codes[0]) if request.product.region_codes else None
+                )
+            cluster = cluster or CLUSTERS[0]
             instance = EmulatedInstance(
                 id=new_instance_id(self._rng, self._instances),
                 name=request.name,
                 product=request.product,
-                cluster_id=cluster_id,
-                cluster_name=cluster_by_id(cluster_id) or cluster_id,
+                cluster_id=cluster.id,
+                cluster_name=cluster.label,
                 gpu_num=request.gpu_num,
                 rootfs_size=request.rootfs_size,
                 image_url=request.image_url,
@@ -243,6 +276,14 @@ class EmulatorState:
             instance = self._live(instance_id, now)
             if instance is None:
                 raise NovitaApiError(404, "NOT_FOUND", f"instance {instance_id} not found")
+            if (
+                operation == "start"
+                and instance_id in self._no_capacity
+                and instance.status_at(now) == "exited"
+            ):
+                raise NovitaApiError(
+                    400, "INSUFFICIENT_RESOURCE", "insufficient resources: the GPU is not available now"
+                )
             try:
                 instance.apply(operation, now, self._config.step_delay)
             except InvalidStateChange:

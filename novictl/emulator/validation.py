@@ -10,7 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from novictl.emulator.catalog import TEMPLATES, EmulatedProduct, cluster_by_id, product_by_id
+from novictl.emulator.catalog import (
+    TEMPLATES,
+    EmulatedProduct,
+    cluster_by_code,
+    cluster_by_id,
+    product_by_id,
+)
 from novictl.emulator.responses import NovitaApiError
 
 __all__ = ["CreateRequest", "parse_create", "parse_ports"]
@@ -182,9 +188,13 @@ def parse_create(body: Any) -> CreateRequest:
     if request.billing_mode == "spot" and product.spot_price == "0":
         raise _invalid(f"product {product.id} has no spot price")
     if request.cluster_id:
-        if cluster_by_id(request.cluster_id) is None:
+        cluster = cluster_by_id(request.cluster_id)
+        if cluster is None:
+            if cluster_by_code(request.cluster_id.split(" ", 1)[0]) is not None:
+                # The mistake a client makes when it sends the products' region code (live Novita too).
+                raise _invalid(f"clusterId {request.cluster_id!r} is a region code, not a cluster id")
             raise NovitaApiError(400, "RESOURCE_NOT_FOUND", f"cluster {request.cluster_id} not found")
-        if not product.offered_in(request.cluster_id):
+        if not product.offered_in(cluster):
             raise NovitaApiError(
                 400, "INSUFFICIENT_RESOURCE", f"product {product.id} is not offered in {request.cluster_id}"
             )

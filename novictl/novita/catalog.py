@@ -17,20 +17,45 @@ __all__ = [
     "RepositoryAuth",
     "Template",
     "TemplatePort",
+    "region_code",
 ]
 
 PRICE_UNITS_PER_USD = 100_000
 """Novita prices are integers in 1/100000 USD (per GPU per hour): ``35000`` is $0.35/h."""
 
 
+def region_code(label: str | None) -> str | None:
+    """The region code of a label as products list it: ``"US-CA-06 (California)"`` → ``"US-CA-06"``."""
+    code = (label or "").strip().split(" ", 1)[0]
+    return code or None
+
+
 class Cluster(NovitaModel):
-    """A Novita region / cluster that instances can be placed in."""
+    """A Novita cluster. ``id`` (``"us-ca-6"``) is what create's ``clusterId`` wants; ``name`` reads like
+    the products' regions (``"US-CA-06 (California)"``), whose code is the text before the first space."""
 
     id: str
     name: str = ""
     available_gpu_type: list[str] = Field(default_factory=list)
     support_network_storage: LenientBool = None
     support_instance_network: LenientBool = None
+
+    @property
+    def code(self) -> str:
+        """The region code (``"US-CA-06"``); the id itself when the name gives none."""
+        return region_code(self.name) or self.id
+
+    @property
+    def place(self) -> str:
+        """The place in the name's parentheses (``"California"``), or ``""``."""
+        _, _, rest = self.name.partition("(")
+        return rest.rstrip(") ").strip()
+
+    def answers_to(self, text: str) -> bool:
+        """Whether ``text`` names this cluster: its id, its region code, its whole name or its place."""
+        wanted = text.strip().casefold()
+        names = {self.id, self.code, self.name, self.place}
+        return bool(wanted) and wanted in {name.casefold() for name in names if name}
 
 
 class MonthlyPrice(NovitaModel):
@@ -77,11 +102,12 @@ class Product(NovitaModel):
 
     @property
     def cluster_ids(self) -> list[str]:
-        """Cluster codes this product runs in (``"US-CA-06 (California)"`` → ``"US-CA-06"``).
+        """Region codes this product runs in (``"US-CA-06 (California)"`` → ``"US-CA-06"``): readable,
+        but not what create's ``clusterId`` wants (map them through ``GET /clusters``).
 
         An empty list means every cluster.
         """
-        return [code for region in self.regions if (code := region.strip().split(" ", 1)[0])]
+        return [code for region in self.regions if (code := region_code(region))]
 
     @property
     def available(self) -> bool:

@@ -30,6 +30,7 @@ from novictl.errors import (
     NovitaRateLimited,
     NovitaUnavailable,
 )
+from novictl.novita.account import Balance
 from novictl.novita.breaker import CircuitBreaker
 from novictl.novita.models import (
     Cluster,
@@ -48,7 +49,9 @@ from novictl.novita.settings import (
     NovitaSettingsLike,
     missing_key_error,
     normalize_base_url,
+    openapi_base_url,
 )
+from novictl.novita.utilization import MIN_INTERVAL_SECONDS, InstanceMetrics
 
 __all__ = ["DEFAULT_BASE_URL", "NovitaClient", "NovitaSettingsLike", "normalize_base_url"]
 
@@ -76,10 +79,13 @@ class NovitaClient:
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Sleep = asyncio.sleep,
         page_size: int = 100,
+        metrics_base_url: str | None = None,
     ):
         if not api_key or not api_key.strip():
             raise missing_key_error()
         self.base_url = normalize_base_url(base_url)
+        self.openapi_base_url = openapi_base_url(self.base_url, metrics_base_url)
+        self._clusters: list[Cluster] | None = None
         self.page_size = page_size
         self.breaker = breaker or CircuitBreaker()
         self.retry_policy = RetryPolicy(
@@ -93,6 +99,8 @@ class NovitaClient:
                 "Authorization": f"Bearer {api_key.strip()}",
                 "User-Agent": f"novictl/{__version__}",
                 "Accept": "application/json",
+                # Novita's docs list it as required on every request, reads included.
+                "Content-Type": "application/json",
             },
             timeout=httpx.Timeout(timeout, connect=connect_timeout),
             transport=transport,
@@ -124,6 +132,7 @@ class NovitaClient:
             transport=transport,
             sleep=sleep,
             page_size=settings.page_size,
+            metrics_base_url=settings.metrics_base_url,
         )
 
     def __repr__(self) -> str:
@@ -144,9 +153,11 @@ class NovitaClient:
     # -- catalogue ---------------------------------------------------------------------------------
 
     async def list_clusters(self) -> list[Cluster]:
-        """Every cluster (region) Novita offers."""
-        data = await self._request("GET", "/clusters")
-        return parse_models(Cluster, field(data, "data"), "clusters")
+        """Every cluster (region) Novita offers; read once per client, then served from memory."""
+        if self._clusters is None:
+            data = await self._request("GET", "/clusters")
+            self._clusters = parse_models(Cluster, field(data, "data"), "clusters")
+        return list(self._clusters)
 
     async def list_products(
         self,
@@ -237,13 +248,14 @@ class NovitaClient:
     async def list_instances_page(
         self,
         *,
-        page_num: int = 1,
+        page_num: int = 0,
         page_size: int = 100,
         name: str | None = None,
         product_name: str | None = None,
         status: str | None = None,
     ) -> InstancePage:
-        """One page of instances; ``name`` and ``product_name`` are fuzzy filters, ``status`` exact."""
+        """One page (Novita counts from 0); ``name`` and ``product_name`` are fuzzy filters, ``status``
+        exact."""
         params = {
             "pageNum": page_num,
             "pageSize": page_size,
@@ -263,13 +275,15 @@ class NovitaClient:
         page_size: int | None = None,
         read_ahead: int = 4,
     ) -> AsyncIterator[Instance]:
-        """Every instance matching the filters, page by page, each id once.
+        """Every instance matching the filters, page by page, each id once, on either kind of server.
 
-        Starts at page 1 and stops once ``total`` instances have arrived — a short page ends paging only
-        when the server sends no ``total`` (it may cap the page size below ours) — or when a page brings
-        nothing new (a server that ignores ``pageNum`` must not loop us forever). Once page 1 has told the
-        total, up to ``read_ahead`` further pages are fetched at once: parsing one page overlaps the wait
-        for the next, which roughly halves a 10,000-instance listing.
+        Live Novita's first page is ``pageNum=0``; a server counting from 1 answers 0 as if it were 1.
+        So paging starts at 0, and when page 1 brings back exactly the ids of page 0 the server is
+        one-based: that page is skipped and paging goes on. It stops once ``total`` distinct instances
+        arrived (``total`` may be a numeric string), at an empty page, at a short page when the server
+        sends no ``total``, or at any other page that adds nothing new (a server ignoring ``pageNum``
+        must not loop us forever). Once page 0 has told the total, up to ``read_ahead`` further pages
+        are fetched at once: parsing one page overlaps the wait for the next.
         """
         size = page_size or self.page_size
 
@@ -281,20 +295,28 @@ class NovitaClient:
             )
 
         seen: set[str] = set()
-        received = 0
-        page_num = 1
+        first_ids: list[str] = []
+        page_num = 0
+        last_page = 0  # the last page number worth fetching ahead, once the total is known
         ahead: dict[int, asyncio.Task[InstancePage]] = {}
-        planned_pages = 0
         try:
             while True:
                 task = ahead.pop(page_num, None)
                 page = await task if task is not None else await fetch(page_num)
-                if page_num == 1 and page.total is not None and read_ahead > 1:
-                    planned_pages = -(-page.total // size)
-                for number in range(page_num + 1, min(page_num + read_ahead, planned_pages) + 1):
-                    if number not in ahead:
-                        ahead[number] = fetch(number)
-                received += len(page.instances)
+                ids = [instance.id for instance in page.instances]
+                if page_num == 0:
+                    first_ids = ids
+                    if page.total is not None:
+                        last_page = -(-page.total // size) - 1
+                elif page_num == 1 and ids and ids == first_ids:
+                    log.debug("the instance list counts pages from 1; reading on from page 2")
+                    last_page += 1
+                    page_num += 1
+                    continue
+                if read_ahead > 1:
+                    for number in range(page_num + 1, min(page_num + read_ahead, last_page) + 1):
+                        if number not in ahead:
+                            ahead[number] = fetch(number)
                 fresh = 0
                 for instance in page.instances:
                     # Instances created or deleted while paging shift the pages; never yield one twice.
@@ -302,8 +324,10 @@ class NovitaClient:
                         seen.add(instance.id)
                         fresh += 1
                         yield instance
+                if not page.instances:
+                    return
                 if page.total is not None:
-                    if received >= page.total or not page.instances:
+                    if len(seen) >= page.total:
                         return
                 elif len(page.instances) < size:
                     return
@@ -356,6 +380,35 @@ class NovitaClient:
     async def delete_instance(self, instance_id: str) -> None:
         await self._request("POST", "/gpu/instance/delete", json={"instanceId": instance_id})
 
+    # -- metrics and billing (the /openapi/v1 namespace) -----------------------------------------------
+
+    async def get_gpu_metrics(
+        self,
+        instance_id: str,
+        *,
+        start: datetime,
+        end: datetime,
+        interval_seconds: int = MIN_INTERVAL_SECONDS,
+    ) -> InstanceMetrics:
+        """Utilisation of one instance over ``[start, end]`` (Novita's data is about a minute behind).
+
+        A 404 (an account or instance without metrics) raises :class:`NovitaNotFound`; callers decide
+        what "no data" means.
+        """
+        params = {
+            "instanceId": instance_id,
+            "startTime": int(start.timestamp()),
+            "endTime": int(end.timestamp()),
+            "interval": max(MIN_INTERVAL_SECONDS, int(interval_seconds)),
+        }
+        data = await self._request("GET", "/metrics/gpu/instance", params=params, root=self.openapi_base_url)
+        return parse_model(InstanceMetrics, data if data is not None else {}, "instance metrics")
+
+    async def get_balance(self) -> Balance:
+        """The account's balance (amounts in 1/10000 USD; :class:`Balance` converts)."""
+        data = await self._request("GET", "/billing/balance/detail", root=self.openapi_base_url)
+        return parse_model(Balance, field(data, "data", default=data), "balance")
+
     # -- plumbing ----------------------------------------------------------------------------------
 
     async def _request(
@@ -366,12 +419,16 @@ class NovitaClient:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         retry_if: Callable[[BaseException], bool] | None = None,
+        root: str | None = None,
     ) -> Any:
-        """Send one call with retries; return the decoded JSON body (``None`` when empty)."""
+        """Send one call with retries; return the decoded JSON body (``None`` when empty).
+
+        ``root`` is another API root on Novita's host (the ``/openapi/v1`` namespace); default the GPU API.
+        """
         query = {key: value for key, value in (params or {}).items() if value is not None}
 
         async def attempt() -> Any:
-            return await self._attempt(method, path, query, json)
+            return await self._attempt(method, path, query, json, root)
 
         def count_retry(error: BaseException, attempt_number: int, wait: float) -> None:
             self.stats["retries"] += 1
@@ -379,7 +436,9 @@ class NovitaClient:
         policy = self.retry_policy if retry_if is None else self.retry_policy.only_if(retry_if)
         return await policy.call(attempt, on_retry=count_retry)
 
-    async def _attempt(self, method: str, path: str, query: Mapping[str, Any], body: Any) -> Any:
+    async def _attempt(
+        self, method: str, path: str, query: Mapping[str, Any], body: Any, root: str | None = None
+    ) -> Any:
         """Exactly one HTTP request, under the circuit breaker; errors mapped into novictl's."""
         action = f"{method} {path}"
         try:
@@ -391,7 +450,8 @@ class NovitaClient:
             self.stats[action] += 1
             started = time.perf_counter()
             try:
-                response = await self._http.request(method, path, params=query or None, json=body)
+                url = root + path if root else path
+                response = await self._http.request(method, url, params=query or None, json=body)
             except httpx.TimeoutException as error:
                 self.stats["unavailable"] += 1
                 raise NovitaUnavailable(

@@ -24,6 +24,7 @@ from novictl.novita.catalog import (
     RepositoryAuth,
     Template,
     TemplatePort,
+    region_code,
 )
 from novictl.novita.fields import (
     LenientBool,
@@ -198,6 +199,30 @@ class Instance(NovitaModel):
     free_storage_size: LenientFloat = None
     keep_data_day: LenientInt = None
     """Days Novita keeps a stopped instance's data."""
+    instance_price: LenientInt = None
+    """The instance's own hourly price in 1/100000 USD (an older page of Novita's docs; when present it
+    wins over the product's price times the GPUs)."""
+    local_storage_price: LenientInt = None
+    exited_local_storage_price: LenientInt = None
+    """What the instance's disk costs per hour while it is stopped, in 1/100000 USD."""
+    ssh_password: SecretStr | None = Field(default=None, repr=False, exclude=True)
+    """List items carry it; declared only so that it is hidden from reprs and dumps, never kept."""
+
+    @property
+    def running_price_usd(self) -> float | None:
+        """USD per hour as Novita prices this very instance, when it says so."""
+        return self.instance_price / PRICE_UNITS_PER_USD if self.instance_price else None
+
+    @property
+    def stopped_price_usd(self) -> float | None:
+        """USD per hour the instance still costs while stopped (its disk), when Novita says so."""
+        price = self.exited_local_storage_price
+        return price / PRICE_UNITS_PER_USD if price is not None else None
+
+    @property
+    def region_code(self) -> str | None:
+        """The readable region (``"US-CA-06"``): the code of the cluster name Novita lists, else the id."""
+        return region_code(self.cluster_name) or self.cluster_id
 
     @field_validator("status_error", "network", "connect_component_ssh", mode="before")
     @classmethod

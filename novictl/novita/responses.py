@@ -30,6 +30,14 @@ __all__ = ["error_from_response", "error_text", "field", "parse_model", "parse_m
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 _NOT_FOUND_REASONS = frozenset({"RESOURCE_NOT_FOUND", "INSTANCE_NOT_FOUND", "NOT_FOUND"})
+# What Novita's 4xx reasons mean for the person reading the error.
+_REASON_HINTS = {
+    "CREATE_INSTANCE_LIMIT": "your account reached Novita's limit on instances; delete ones you no longer "
+    "need (novictl list --status exited) or ask Novita to raise it",
+    "BALANCE_NOT_ENOUGH": "top up your Novita balance (see it with: novictl balance)",
+    "INSUFFICIENT_RESOURCE": "Novita has no free GPU of that kind there now; try later, another region "
+    "(--region) or another product (novictl products)",
+}
 _STATE_CONFLICT_MESSAGE = "invalid state change"
 _MAX_TEXT = 300
 
@@ -67,11 +75,20 @@ def error_from_response(response: httpx.Response, *, action: str) -> NovitaError
     status = response.status_code
     message, reason = error_text(response)
     label = f"{message} (HTTP {status}{', ' + reason if reason and reason != message else ''}; {action})"
-    if status in (401, 403):
+    if status == 401 or (status == 403 and _about_the_key(reason, message)):
         return NovitaAuthError(f"Novita refused the API key: {label}", status=status, reason=reason)
+    if status == 403:
+        return NovitaAuthError(
+            f"Novita does not allow this for your API key: {label}",
+            status=status,
+            reason=reason,
+            hint="check the key's permissions in Novita's console (key management)",
+        )
     if status == 404 or (status == 400 and (reason or "").upper() in _NOT_FOUND_REASONS):
         return NovitaNotFound(f"not found on Novita: {label}", status=status, reason=reason)
-    if status == 400 and _STATE_CONFLICT_MESSAGE in message.lower():
+    if status in (400, 409) and (
+        _STATE_CONFLICT_MESSAGE in message.lower() or (reason or "").upper() == "CONFLICT"
+    ):
         return NovitaStateConflict(
             f"Novita refused: {label}",
             status=status,
@@ -89,8 +106,19 @@ def error_from_response(response: httpx.Response, *, action: str) -> NovitaError
             hint="try again in a minute; Novita's status page may say more",
         )
     if 400 <= status < 500:
-        return NovitaBadRequest(f"Novita rejected the request: {label}", status=status, reason=reason)
+        return NovitaBadRequest(
+            f"Novita rejected the request: {label}",
+            status=status,
+            reason=reason,
+            hint=_REASON_HINTS.get((reason or "").upper()),
+        )
     return NovitaError(f"unexpected answer from Novita: {label}", status=status, reason=reason)
+
+
+def _about_the_key(reason: str | None, message: str) -> bool:
+    """A 403 that blames the key itself (other Novita products answer a bad key with 403 INVALID_API_KEY)."""
+    text = f"{reason or ''} {message}".upper().replace(" ", "_").replace("-", "_")
+    return "API_KEY" in text or "APIKEY" in text or "INVALID_KEY" in text or "TOKEN" in text
 
 
 def _clean(value: Any) -> str | None:

@@ -9,10 +9,17 @@ from pydantic import SecretStr
 
 from novictl.errors import ConfigError
 
-__all__ = ["DEFAULT_BASE_URL", "NovitaSettingsLike", "missing_key_error", "normalize_base_url"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "NovitaSettingsLike",
+    "missing_key_error",
+    "normalize_base_url",
+    "openapi_base_url",
+]
 
 DEFAULT_BASE_URL = "https://api.novita.ai/gpu-instance/openapi/v1"
 _API_PATH = "/gpu-instance/openapi"
+_OPENAPI_PATH = "/openapi/v1"
 
 
 class NovitaSettingsLike(Protocol):
@@ -36,6 +43,8 @@ class NovitaSettingsLike(Protocol):
     def breaker_reset_seconds(self) -> float: ...
     @property
     def page_size(self) -> int: ...
+    @property
+    def metrics_base_url(self) -> str | None: ...
 
 
 def normalize_base_url(url: str) -> str:
@@ -53,6 +62,18 @@ def normalize_base_url(url: str) -> str:
     if not parts.path:
         text += _API_PATH
     return text if text.endswith("/v1") else f"{text}/v1"
+
+
+def openapi_base_url(base_url: str, override: str | None = None) -> str:
+    """The root of Novita's metrics and billing namespaces (``https://api.novita.ai/openapi/v1``).
+
+    They live beside the GPU API on the same host, so the root is that host's ``/openapi/v1`` unless
+    ``override`` (``novita.metrics_base_url``) names one.
+    """
+    if override and override.strip():
+        return override.strip().rstrip("/")
+    parts = urlsplit(normalize_base_url(base_url))
+    return f"{parts.scheme}://{parts.netloc}{_OPENAPI_PATH}"
 
 
 def missing_key_error() -> ConfigError:

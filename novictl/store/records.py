@@ -37,10 +37,19 @@ class InstanceRecord(BaseModel):
     product_id: str | None = None
     product_name: str | None = None
     region: str | None = None
-    """Cluster id or name."""
+    """The readable region code (``US-CA-06``), or Novita's cluster id when no code is known."""
     gpu_count: int = 1
     price_per_hour: float | None = None
     """USD per hour for the whole instance (all its GPUs)."""
+    stopped_price_per_hour: float | None = None
+    """USD per hour it still costs while stopped (its disk), when Novita says."""
+    keep_data_days: int | None = None
+    """Days Novita keeps its data after a stop (``keepDataDay``); unknown = Novita's default, 7."""
+    spot_status: str | None = None
+    """Novita's ``spotStatus``: ``notified`` is the one-hour notice before a spot instance is reclaimed."""
+    spot_reclaim_at: UtcDatetime | None = None
+    data_expiry_warned_at: UtcDatetime | None = None
+    """When ``instance.data_expiring`` went out for the current stop (cleared by the next start)."""
     created_at: UtcDatetime | None = None
     last_started_at: UtcDatetime | None = None
     last_stopped_at: UtcDatetime | None = None
@@ -76,6 +85,8 @@ TIMESTAMP_FIELDS: tuple[str, ...] = (
     "pinned_until",
     "pinned_at",
     "warned_at",
+    "spot_reclaim_at",
+    "data_expiry_warned_at",
 )
 """Every timestamp field of :class:`InstanceRecord`."""
 

@@ -15,7 +15,7 @@ FAST = ("--poll-interval", "0.02s")
 SUMMARY_KEYS = [
     "id", "name", "status", "productId", "gpu", "gpuCount", "region", "pricePerHour", "billingMode",
     "createdAt", "lastStartedAt", "lastStoppedAt", "lastUsedAt", "lastUsedSource", "idleSeconds",
-    "stoppedBy", "lastSyncedAt", "autoStop",
+    "stoppedBy", "stoppedPricePerHour", "dataKeptUntil", "spotReclaimAt", "lastSyncedAt", "autoStop",
 ]  # fmt: skip
 OUTCOME_KEYS = ["instanceId", "name", "action", "success", "already", "status"]
 

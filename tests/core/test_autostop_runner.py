@@ -60,6 +60,13 @@ async def track(store: StateStore, clock: FrozenClock, instance_id: str, **field
     await store.put(sample_record(instance_id, now - timedelta(hours=5), **values))
 
 
+def hourly_saving_on_novita(emulator: Any, instance_id: str) -> float:
+    """What stopping saves per hour by Novita's own prices for the instance: its running price less
+    what its disk still costs while stopped (the emulator sends both, as GET /gpu/instance may)."""
+    live = emulator.state.instance(instance_id)
+    return round((int(live["instancePrice"]) - int(live["exitedLocalStoragePrice"])) / 100_000, 6)
+
+
 def stops(emulator: Any, instance_id: str) -> int:
     return int(emulator.state.instance_calls[instance_id]["stop"])
 
@@ -91,7 +98,11 @@ async def test_idle_instance_is_stopped_once_and_recorded(emulator, novita_clien
     record = await store.get(idle)
     assert record is not None
     assert (record.stopped_by, record.last_stopped_at) == ("autostop", clock.now())
-    assert record.extra[OPEN_STOP_KEY]["pricePerHour"] == 0.5
+    # Novita's price for this very instance wins over the record's 0.5, less the disk a stop still pays.
+    assert record.extra[OPEN_STOP_KEY]["pricePerHour"] == hourly_saving_on_novita(emulator, idle)
+    assert (
+        0 < record.extra[OPEN_STOP_KEY]["pricePerHour"] < int(emulator.state.instance(idle)["instancePrice"])
+    )
     [event] = await store.list_events(instance_id=idle, types=["instance.auto_stopped"])
     assert (event.data["idleSeconds"], event.data["thresholdSeconds"]) == (1800.0, 1200.0)
     counters = await store.get_counters()
@@ -399,10 +410,16 @@ async def test_savings_accumulate_while_stopped_and_settle_on_the_next_start(
     server.state.set_status(instance_id, "running")
     await track(store, clock, instance_id, used=60, price_per_hour=0.5)
 
+    saving = hourly_saving_on_novita(server, instance_id)
     await run(client, store, clock)
     clock.advance(hours=2)
     stats = await autostop_stats(store, SETTINGS, clock=clock)
-    assert stats["savings"] == {"settledUsd": 0.0, "openUsd": 1.0, "totalUsd": 1.0, "stillStopped": 1}
+    assert stats["savings"] == {
+        "settledUsd": 0.0,
+        "openUsd": round(2 * saving, 4),
+        "totalUsd": round(2 * saving, 4),
+        "stillStopped": 1,
+    }
     assert stats["counters"]["stops"] == 1
 
     await client.start_instance(instance_id)
@@ -414,7 +431,7 @@ async def test_savings_accumulate_while_stopped_and_settle_on_the_next_start(
 
     stats = await autostop_stats(store, SETTINGS, clock=clock)
     assert stats["savings"]["stillStopped"] == 0
-    assert stats["savings"]["settledUsd"] == pytest.approx(1.0, abs=0.01)  # 2 h stopped at $0.50/h
+    assert stats["savings"]["settledUsd"] == pytest.approx(2 * saving, abs=0.01)  # 2 h stopped
     record = await store.get(instance_id)
     assert record is not None
     assert OPEN_STOP_KEY not in record.extra

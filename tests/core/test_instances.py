@@ -220,7 +220,10 @@ async def test_create_picks_cheapest_available_in_region_order(
     assert (record.product_id, record.region, record.price_per_hour) == ("h100-80g.16c200g", "US-CA-06", 2.49)
     live = emulator.state.instance(record.id)
     assert live["productId"] == "h100-80g.16c200g"
-    assert live["clusterId"] == "US-CA-06"
+    assert (live["clusterId"], live["clusterName"]) == (
+        "us-ca-6",
+        "US-CA-06 (California)",
+    )  # the id, not the code
     stored = await store.get(record.id)
     assert stored is not None
     assert stored.webhook_url == "https://hooks.example/abc"

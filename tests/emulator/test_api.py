@@ -54,8 +54,8 @@ def test_products_have_string_prices_and_the_documented_fields(emulator_client: 
     [
         ({"productName": "rtx4090"}, {"4090.16c62g", "4090.12c50g.sgp"}),
         ({"productName": "H100"}, {"h100-80g.16c200g", "h100-80g.16c200g.se"}),
-        ({"clusterId": "AS-SGP-02"}, {"4090.12c50g.sgp", "3090.8c40g", "l40s-48g.12c80g"}),
-        ({"clusterId": "AS-SGP-02", "gpuNum": 8}, {"4090.12c50g.sgp", "3090.8c40g"}),
+        ({"clusterId": "as-sgp-2"}, {"4090.12c50g.sgp", "3090.8c40g", "l40s-48g.12c80g"}),
+        ({"clusterId": "as-sgp-2", "gpuNum": 8}, {"4090.12c50g.sgp", "3090.8c40g"}),
         ({"billingMethod": "spot", "productName": "a100"}, {"a100-80g.12c120g"}),
         ({"minCpuPerGpu": 16}, {"4090.16c62g", "h100-80g.16c200g", "h100-80g.16c200g.se"}),
         ({"minMemoryPerGpu": 120}, {"a100-80g.12c120g", "h100-80g.16c200g", "h100-80g.16c200g.se"}),
@@ -71,8 +71,11 @@ def test_clusters_templates_and_auths(emulator_client: httpx.Client) -> None:
     clusters = emulator_client.get("/clusters").json()["data"]
     assert len(clusters) >= 3
     assert all({"id", "name", "availableGpuType", "supportNetworkStorage"} <= set(c) for c in clusters)
-    singapore = next(c for c in clusters if c["id"] == "AS-SGP-02")
+    singapore = next(c for c in clusters if c["id"] == "as-sgp-2")
     assert "L40S 48GB" in singapore["availableGpuType"]
+    # Cluster ids are Novita's own, not the region codes products list; the name reads like a region.
+    assert singapore["name"] == "AS-SGP-02 (Singapore)"
+    assert all(c["id"] != c["name"].split(" ")[0] for c in clusters)
 
     private = emulator_client.get("/template", params={"templateId": "2"}).json()["template"]
     assert private["imageAuthId"] == "auth-7f3a"
@@ -128,8 +131,10 @@ def test_create_validation(emulator_client: httpx.Client, changes: dict[str, Any
         ({"productId": "nope.1c1g"}, "RESOURCE_NOT_FOUND"),
         ({"productId": "h100-80g.16c200g.se", "rootfsSize": 100}, "INSUFFICIENT_RESOURCE"),
         ({"productId": "l40s-48g.12c80g", "gpuNum": 8}, "INSUFFICIENT_RESOURCE"),
-        ({"productId": "rtx6000ada.10c60g", "gpuNum": 1, "clusterId": "US-CA-06"}, "INSUFFICIENT_RESOURCE"),
+        ({"productId": "rtx6000ada.10c60g", "gpuNum": 1, "clusterId": "us-ca-6"}, "INSUFFICIENT_RESOURCE"),
         ({"clusterId": "MARS-01"}, "RESOURCE_NOT_FOUND"),
+        ({"clusterId": "US-CA-06"}, "VALIDATOR_PARAM"),  # a region code is not a cluster id
+        ({"clusterId": "US-CA-06 (California)"}, "VALIDATOR_PARAM"),
         ({"templateId": "424242"}, "TEMPLATE_NOT_FOUND"),
     ],
 )
@@ -143,7 +148,7 @@ def test_create_with_every_option(emulator_client: httpx.Client) -> None:
     body = {
         **VALID,
         "name": "full",
-        "clusterId": "EU-DE-01",
+        "clusterId": "eu-de-1",
         "ports": "8888/http, 22/tcp, 5000/udp",
         "envs": [{"key": "A", "value": "1"}],
         "command": "sleep infinity",
@@ -155,7 +160,8 @@ def test_create_with_every_option(emulator_client: httpx.Client) -> None:
     }
     instance_id = emulator_client.post("/gpu/instance/create", json=body).json()["id"]
     item = emulator_client.get("/gpu/instance", params={"instanceId": instance_id}).json()
-    assert item["clusterId"] == "EU-DE-01"
+    assert item["clusterId"] == "eu-de-1"
+    assert item["clusterName"] == "EU-DE-01 (Frankfurt)"
     assert item["gpuNum"] == "2"
     assert item["cpuNum"] == "16"
     assert item["memory"] == "80"
@@ -164,11 +170,22 @@ def test_create_with_every_option(emulator_client: httpx.Client) -> None:
     assert item["spotReclaimTime"] == "0"
     assert item["templateId"] == "2"
     assert item["envs"] == [{"key": "A", "value": "1"}]
-    assert item["volumeMounts"] == [{"type": "network", "id": "ns-1", "mountPath": "/data"}]
+    assert item["volumeMounts"] == [{"type": "network", "id": "ns-1", "mountPath": "/data", "size": 100}]
     mappings = {m["port"]: m for m in item["portMappings"]}
-    assert mappings[8888]["endpoint"] == f"https://{instance_id}-8888.eu-de-01.gpu-instance.novita.ai"
+    assert mappings[8888]["endpoint"] == f"https://{instance_id}-8888.eu-de-1.gpu-instance.novita.ai"
     assert mappings[22]["type"] == "tcp"
-    assert mappings[22]["endpoint"].startswith("proxy.eu-de-01.gpu-instance.novita.ai:")
+    assert mappings[22]["endpoint"].startswith("proxy.eu-de-1.gpu-instance.novita.ai:")
+    # The list, as on live Novita: the SSH password, a TCP mapping without endpoint, sizes as strings.
+    listed = emulator_client.get("/gpu/instances").json()["instances"][0]
+    assert listed["sshPassword"] == item["connectComponentSSH"]["password"] != ""
+    assert {m["port"]: "endpoint" in m for m in listed["portMappings"]} == {
+        8888: True,
+        22: False,
+        5000: False,
+    }
+    assert listed["volumeMounts"][0]["size"] == "100"
+    assert int(item["instancePrice"]) == 2 * 11000  # the 3090's spot price x 2 GPUs
+    assert int(item["exitedLocalStoragePrice"]) > 0
     assert item["connectComponentSSH"]["sshCommand"].startswith("ssh -p ")
     assert item["keepDataDay"] == 7
     assert item["createdAt"].isdigit()
@@ -184,7 +201,7 @@ def test_paging_over_2500_instances(emulator_factory: Any) -> None:
         base_url=server.base_url, headers={"Authorization": f"Bearer {server.api_key}"}
     ) as client:
         seen: list[str] = []
-        page = 1
+        page = 0
         while True:
             body = client.get("/gpu/instances", params={"pageSize": 1000, "pageNum": page}).json()
             assert body["total"] == 2500
@@ -192,7 +209,7 @@ def test_paging_over_2500_instances(emulator_factory: Any) -> None:
             if len(body["instances"]) < 1000:
                 break
             page += 1
-        assert page == 3
+        assert page == 2
         assert len(seen) == len(set(seen)) == 2500
         created = [
             int(item["createdAt"])
@@ -206,24 +223,38 @@ def test_paging_over_2500_instances(emulator_factory: Any) -> None:
         assert {"running", "exited"} <= statuses
 
 
-def test_page_zero_and_one_are_the_first_page_and_page_number_is_an_alias(
+def test_pages_count_from_zero_as_on_live_novita_and_page_number_is_an_alias(
     emulator: Any, emulator_client: httpx.Client
 ) -> None:
     emulator.state.seed_instances(25)
-    first = _ids(emulator_client, pageSize=10, pageNum=1)
+    first = _ids(emulator_client, pageSize=10, pageNum=0)
     assert len(first) == 10
-    assert _ids(emulator_client, pageSize=10, pageNum=0) == first
     assert _ids(emulator_client, pageSize=10) == first
-    second = _ids(emulator_client, pageSize=10, pageNum=2)
-    assert _ids(emulator_client, pageSize=10, pageNumber=2) == second
+    second = _ids(emulator_client, pageSize=10, pageNum=1)
+    assert _ids(emulator_client, pageSize=10, pageNumber=1) == second
     assert not set(first) & set(second)
-    third = emulator_client.get("/gpu/instances", params={"pageSize": 10, "pageNum": 3}).json()
+    third = emulator_client.get("/gpu/instances", params={"pageSize": 10, "pageNum": 2}).json()
     assert (len(third["instances"]), third["total"]) == (5, 25)
+    assert not set(first + second) & {item["id"] for item in third["instances"]}
     assert (
-        emulator_client.get("/gpu/instances", params={"pageSize": 10, "pageNum": 4}).json()["instances"] == []
+        emulator_client.get("/gpu/instances", params={"pageSize": 10, "pageNum": 3}).json()["instances"] == []
     )
     bad = emulator_client.get("/gpu/instances", params={"pageSize": "ten"})
     assert (bad.status_code, bad.json()["reason"]) == (400, "VALIDATOR_PARAM")
+
+
+def test_one_based_paging_reads_zero_and_one_as_the_first_page(emulator_factory: Any) -> None:
+    server = emulator_factory(paging="one")
+    server.state.seed_instances(25)
+    with httpx.Client(
+        base_url=server.base_url, headers={"Authorization": f"Bearer {server.api_key}"}
+    ) as client:
+        first = _ids(client, pageSize=10, pageNum=1)
+        assert _ids(client, pageSize=10, pageNum=0) == first
+        second = _ids(client, pageSize=10, pageNum=2)
+        assert len(second) == 10
+        assert not set(first) & set(second)
+        assert len(_ids(client, pageSize=10, pageNum=3)) == 5
 
 
 def test_list_filters_and_total_after_filters(emulator: Any, emulator_client: httpx.Client) -> None:
@@ -250,7 +281,7 @@ def test_list_filters_and_total_after_filters(emulator: Any, emulator_client: ht
     ).json()
     assert [i["id"] for i in combined["instances"]] == [ids["alpha-train"]]
     paged = emulator_client.get(
-        "/gpu/instances", params={"name": "train", "pageSize": 1, "pageNum": 2}
+        "/gpu/instances", params={"name": "train", "pageSize": 1, "pageNum": 1}
     ).json()
     assert paged["total"] == 2
     assert len(paged["instances"]) == 1

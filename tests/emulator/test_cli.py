@@ -98,6 +98,10 @@ def test_cli_key_from_env_and_exit_on_sigterm() -> None:
         ["--drop-rate", "0.6", "--slow-rate", "0.6"],
         ["--slow-for", "forever"],
         ["--api-key", " "],
+        ["--paging", "two"],
+        ["--metrics-interval", "0s"],
+        ["--metrics-interval", "often"],
+        ["--metrics-lag", "-1s"],
     ],
 )
 def test_cli_rejects_bad_settings(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
@@ -128,6 +132,30 @@ def test_cli_sets_drop_and_slow_faults_at_start() -> None:
         assert (faults["rate_drop"], faults["slow_seconds"]) == (1.0, 2.0)
         with pytest.raises(httpx.TransportError):
             httpx.get(base_url + "/products", headers={"Authorization": "Bearer k"})
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=10)
+    assert process.returncode == 0
+
+
+def test_cli_sets_paging_and_metrics_sampling() -> None:
+    process, lines = _start(
+        "--api-key", "k", "--paging", "one", "--metrics-interval", "10s", "--metrics-lag", "0s"
+    )
+    try:
+        assert any("paging one" in line for line in lines)
+        assert any("/openapi/v1" in line and "every 10s" in line for line in lines)
+        base_url = _export(lines, "NOVITA_API_BASE_URL")
+        root = base_url.split("/gpu-instance")[0]
+        _wait_until_serving(root + "/_emulator/config")
+        config = httpx.get(root + "/_emulator/config").json()
+        assert (config["paging"], config["metrics_interval"], config["metrics_lag"]) == ("one", 10, 0)
+        metrics = httpx.get(
+            root + "/openapi/v1/metrics/gpu/instance",
+            params={"instanceId": "ffffffffffffffff"},
+            headers={"Authorization": "Bearer k"},
+        )
+        assert (metrics.status_code, metrics.json()["reason"]) == (404, "NOT_FOUND")
     finally:
         process.send_signal(signal.SIGINT)
         process.communicate(timeout=10)

@@ -104,7 +104,7 @@ def test_reset_returns_to_the_seed_world(emulator_factory: Any) -> None:
     config = EmulatorConfig(api_key="k", instances=20, seed=3, faults=FaultConfig(latency_ms=1))
     server = emulator_factory(config)
     state = server.state
-    seeded = [item["id"] for item in state.list_instances(page_size=100, page_num=1)[0]]
+    seeded = [item["id"] for item in state.list_instances(page_size=100, page_index=0)[0]]
     assert len(seeded) == 20
     state.vanish(seeded[0])
     state.seed_instances(5)
@@ -112,7 +112,7 @@ def test_reset_returns_to_the_seed_world(emulator_factory: Any) -> None:
     state.script_fault("drop")
     state.calls["GET /clusters"] += 1
     state.reset()
-    assert [item["id"] for item in state.list_instances(page_size=100, page_num=1)[0]] == seeded
+    assert [item["id"] for item in state.list_instances(page_size=100, page_index=0)[0]] == seeded
     assert state.faults == FaultConfig(latency_ms=1)
     assert state.scripted_faults() == []
     assert not state.calls
@@ -139,7 +139,7 @@ def test_ten_thousand_instances_page_quickly(emulator_factory: Any) -> None:
     with httpx.Client(
         base_url=server.base_url, headers={"Authorization": f"Bearer {server.api_key}"}
     ) as client:
-        last = client.get("/gpu/instances", params={"pageSize": 100, "pageNum": 100}).json()
+        last = client.get("/gpu/instances", params={"pageSize": 100, "pageNum": 99}).json()
         assert last["total"] == 10_000
         assert len(last["instances"]) == 100
         assert last["instances"][-1]["name"].endswith("-00001")  # the oldest comes last

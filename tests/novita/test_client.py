@@ -49,15 +49,19 @@ async def test_list_clusters(novita_client: NovitaClient, emulator: Any) -> None
     clusters = await novita_client.list_clusters()
 
     by_id = {cluster.id: cluster for cluster in clusters}
-    assert "US-CA-06" in by_id
-    assert "RTX 4090 24GB" in by_id["US-CA-06"].available_gpu_type
-    assert by_id["US-CA-06"].support_network_storage is True
+    california = by_id["us-ca-6"]
+    assert (california.code, california.place) == ("US-CA-06", "California")
+    assert "RTX 4090 24GB" in california.available_gpu_type
+    assert california.support_network_storage is True
+    assert all(california.answers_to(name) for name in ("us-ca-6", "US-CA-06", "us-ca-06", "California"))
+    assert not california.answers_to("US-CA")
+    assert await novita_client.list_clusters() == clusters  # cached for the client's life
     assert emulator.state.calls["GET /clusters"] == 1
     assert novita_client.stats["GET /clusters"] == 1
 
 
 async def test_list_products_with_filters_and_prices(novita_client: NovitaClient) -> None:
-    products = await novita_client.list_products(product_name="4090", cluster_id="US-CA-06", gpu_num=1)
+    products = await novita_client.list_products(product_name="4090", cluster_id="us-ca-6", gpu_num=1)
 
     assert [product.id for product in products] == ["4090.16c62g"]
     product = products[0]
@@ -66,7 +70,7 @@ async def test_list_products_with_filters_and_prices(novita_client: NovitaClient
     assert "US-CA-06" in product.cluster_ids
     assert product.available
 
-    unavailable = await novita_client.list_products(cluster_id="EU-SE-01", billing_method="onDemand")
+    unavailable = await novita_client.list_products(cluster_id="eu-se-1", billing_method="onDemand")
     assert any(not product.available for product in unavailable)
     assert await novita_client.list_products(min_cpu_per_gpu=1000) == []
     roomy = await novita_client.list_products(min_memory_per_gpu=100, min_rootfs_size=1000)

@@ -41,6 +41,7 @@ class FakeNovitaSettings:
     breaker_failure_threshold: int = 5
     breaker_reset_seconds: float = 30
     page_size: int = 100
+    metrics_base_url: str | None = None
 
 
 def _request(name: str = "x") -> CreateInstanceRequest:
@@ -123,7 +124,7 @@ async def test_sends_bearer_key_user_agent_and_clean_query() -> None:
     assert request.headers["Authorization"] == f"Bearer {SECRET_KEY}"
     assert request.headers["User-Agent"] == f"novictl/{__version__}"
     assert request.url.path == "/gpu-instance/openapi/v1/gpu/instances"
-    assert dict(request.url.params) == {"pageNum": "1", "pageSize": "100", "name": "x"}
+    assert dict(request.url.params) == {"pageNum": "0", "pageSize": "100", "name": "x"}
     assert SECRET_KEY not in repr(client)
     assert SECRET_KEY not in repr(client._http.headers)
 
@@ -195,7 +196,7 @@ async def test_create_lost_answer_without_created_at_matches_only_a_creating_ins
 
 
 async def test_paging_stops_on_a_short_page_without_total() -> None:
-    pages = {1: [{"id": f"i{n}"} for n in range(3)], 2: [{"id": "i3"}]}
+    pages = {0: [{"id": f"i{n}"} for n in range(3)], 1: [{"id": "i3"}]}
     calls = 0
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -219,7 +220,7 @@ async def test_paging_stops_when_the_server_ignores_page_num() -> None:
 
     async with mock_client(handler, page_size=2) as client:
         assert [i.id for i in await client.list_all_instances()] == ["a", "b"]
-    assert calls == 2
+    assert calls == 3  # page 1 repeating page 0 may be a one-based server; page 2 repeating ends it
 
 
 async def test_paging_follows_total_when_the_server_caps_the_page_size() -> None:
@@ -231,20 +232,20 @@ async def test_paging_follows_total_when_the_server_caps_the_page_size() -> None
     def handler(request: httpx.Request) -> httpx.Response:
         page = int(request.url.params["pageNum"])
         pages.append(page)
-        chunk = everything[(page - 1) * 50 : page * 50]
+        chunk = everything[page * 50 : (page + 1) * 50]
         return httpx.Response(200, json={"instances": chunk, "total": len(everything)})
 
     async with mock_client(handler) as client:
         found = await client.list_all_instances(page_size=100)
 
     assert [i.id for i in found] == [i["id"] for i in everything]
-    assert pages == [1, 2, 3]
+    assert pages == [0, 1, 2]
 
 
 async def test_paging_without_total_stops_on_a_short_page() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         page = int(request.url.params["pageNum"])
-        count = 100 if page == 1 else 7
+        count = 100 if page == 0 else 7
         rows = [{"id": f"{page:04x}{n:012x}", "status": "running"} for n in range(count)]
         return httpx.Response(200, json={"instances": rows})
 
@@ -252,3 +253,38 @@ async def test_paging_without_total_stops_on_a_short_page() -> None:
         found = await client.list_all_instances(page_size=100)
 
     assert len(found) == 107
+
+
+def _paged_server(rows: list[dict[str, Any]], *, one_based: bool, total_as_text: bool = False) -> Any:
+    """A handler paging ``rows`` from 0 (live Novita) or from 1 (0 read as 1); records the pages asked."""
+    asked: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        number = int(request.url.params["pageNum"])
+        size = int(request.url.params["pageSize"])
+        asked.append(number)
+        index = max(number, 1) - 1 if one_based else number
+        total: Any = str(len(rows)) if total_as_text else len(rows)
+        return httpx.Response(
+            200, json={"instances": rows[index * size : (index + 1) * size], "total": total}
+        )
+
+    handler.asked = asked  # type: ignore[attr-defined]
+    return handler
+
+
+@pytest.mark.parametrize("one_based", [False, True])
+@pytest.mark.parametrize("count", [0, 1, 3, 4, 5, 9])
+async def test_paging_counts_every_instance_once_on_zero_and_one_based_servers(
+    count: int, one_based: bool
+) -> None:
+    rows = [{"id": f"{n:016x}", "status": "running"} for n in range(count)]
+    handler = _paged_server(rows, one_based=one_based, total_as_text=count % 2 == 1)
+    async with mock_client(handler, page_size=4) as client:
+        found = [i.id for i in await client.list_all_instances()]
+    assert found == [row["id"] for row in rows]
+    assert handler.asked[0] == 0
+    # Each page at most once, and never more pages than the rows need (+1 for a one-based server's
+    # repeat of page 0), read-ahead included.
+    assert len(handler.asked) == len(set(handler.asked))
+    assert len(handler.asked) <= max(1, -(-count // 4)) + (1 if one_based and count > 4 else 0)
