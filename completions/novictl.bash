@@ -5,11 +5,11 @@ _novictl_completion() {
     for ((i = 1; i < COMP_CWORD; i++)); do
         word="${COMP_WORDS[i]}"
         case "$cmd_path/$word" in
-            /autostop|/completion|/config|/create|/daemon|/delete|/demo|/emulator|/events|/list|/products|/restart|/show|/start|/stop|/stop-all|/sync|/touch|/webhooks|/ls|/rm|/autostop/check|/autostop/pin|/autostop/run|/autostop/set|/autostop/stats|/autostop/unpin|/completion/names|/completion/script|/completion/write|/config/init|/config/path|/config/show|/daemon/check|/daemon/systemd-unit|/webhooks/status|/webhooks/test) cmd_path="$cmd_path/$word" ;;
+            /autostop|/balance|/completion|/config|/create|/daemon|/delete|/demo|/emulator|/events|/list|/products|/restart|/show|/start|/stop|/stop-all|/sync|/touch|/webhooks|/ls|/rm|/autostop/check|/autostop/pin|/autostop/run|/autostop/set|/autostop/stats|/autostop/unpin|/completion/names|/completion/script|/completion/write|/config/init|/config/path|/config/show|/daemon/check|/daemon/systemd-unit|/webhooks/status|/webhooks/test) cmd_path="$cmd_path/$word" ;;
         esac
     done
     case "$cmd_path" in
-        "") candidates="autostop completion config create daemon delete demo emulator events list products restart show start stop stop-all sync touch webhooks --config --debug --help --json --no-color --verbose --version" ;;
+        "") candidates="autostop balance completion config create daemon delete demo emulator events list products restart show start stop stop-all sync touch webhooks --config --debug --help --json --no-color --verbose --version" ;;
         "/autostop") candidates="check pin run set stats unpin --help" ;;
         "/autostop/check") candidates="--dry-run --fail-on-idle --help --json" ;;
         "/autostop/pin") candidates="--for --help --json --until"; instances=1 ;;
@@ -17,6 +17,7 @@ _novictl_completion() {
         "/autostop/set") candidates="--default --help --idle --json --off"; instances=1 ;;
         "/autostop/stats") candidates="--help --json" ;;
         "/autostop/unpin") candidates="--help --json"; instances=1 ;;
+        "/balance") candidates="--help --json" ;;
         "/completion") candidates="names script write --help" ;;
         "/completion/names") candidates="--help" ;;
         "/completion/script") candidates="bash fish zsh --help" ;;
@@ -31,7 +32,7 @@ _novictl_completion() {
         "/daemon/systemd-unit") candidates="--help --user" ;;
         "/delete") candidates="--help --json --timeout --wait --yes"; instances=1 ;;
         "/demo") candidates="--help --step-delay" ;;
-        "/emulator") candidates="--api-key --drop-rate --fault-rate --help --host --instances --latency --port --rate-429 --seed --slow-for --slow-rate --step-delay" ;;
+        "/emulator") candidates="--api-key --drop-rate --fault-rate --help --host --instances --latency --metrics-interval --metrics-lag --paging --port --rate-429 --seed --slow-for --slow-rate --step-delay" ;;
         "/events") candidates="--follow --help --instance --json --limit --since --type" ;;
         "/list") candidates="--all --help --json --name --quiet --refresh --status" ;;
         "/ls") candidates="--all --help --json --name --quiet --refresh --status" ;;

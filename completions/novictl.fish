@@ -6,13 +6,13 @@ function __novictl_candidates
     set -l cmd_path ""
     for word in $tokens
         switch "$cmd_path/$word"
-            case /autostop /completion /config /create /daemon /delete /demo /emulator /events /list /products /restart /show /start /stop /stop-all /sync /touch /webhooks /ls /rm /autostop/check /autostop/pin /autostop/run /autostop/set /autostop/stats /autostop/unpin /completion/names /completion/script /completion/write /config/init /config/path /config/show /daemon/check /daemon/systemd-unit /webhooks/status /webhooks/test
+            case /autostop /balance /completion /config /create /daemon /delete /demo /emulator /events /list /products /restart /show /start /stop /stop-all /sync /touch /webhooks /ls /rm /autostop/check /autostop/pin /autostop/run /autostop/set /autostop/stats /autostop/unpin /completion/names /completion/script /completion/write /config/init /config/path /config/show /daemon/check /daemon/systemd-unit /webhooks/status /webhooks/test
                 set cmd_path "$cmd_path/$word"
         end
     end
     switch "$cmd_path"
         case ''
-            printf '%s\n' autostop completion config create daemon delete demo emulator events list products restart show start stop stop-all sync touch webhooks --config --debug --help --json --no-color --verbose --version
+            printf '%s\n' autostop balance completion config create daemon delete demo emulator events list products restart show start stop stop-all sync touch webhooks --config --debug --help --json --no-color --verbose --version
         case '/autostop'
             printf '%s\n' check pin run set stats unpin --help
         case '/autostop/check'
@@ -30,6 +30,8 @@ function __novictl_candidates
         case '/autostop/unpin'
             printf '%s\n' --help --json
             novictl completion names 2>/dev/null
+        case '/balance'
+            printf '%s\n' --help --json
         case '/completion'
             printf '%s\n' names script write --help
         case '/completion/names'
@@ -60,7 +62,7 @@ function __novictl_candidates
         case '/demo'
             printf '%s\n' --help --step-delay
         case '/emulator'
-            printf '%s\n' --api-key --drop-rate --fault-rate --help --host --instances --latency --port --rate-429 --seed --slow-for --slow-rate --step-delay
+            printf '%s\n' --api-key --drop-rate --fault-rate --help --host --instances --latency --metrics-interval --metrics-lag --paging --port --rate-429 --seed --slow-for --slow-rate --step-delay
         case '/events'
             printf '%s\n' --follow --help --instance --json --limit --since --type
         case '/list'

@@ -25,6 +25,7 @@ GROUPS: list[tuple[str, str]] = [
 VERBS: list[str] = [
     "novictl.cli.instances_cmd",
     "novictl.cli.products_cmd",
+    "novictl.cli.balance_cmd",
     "novictl.cli.touch_cmd",
     "novictl.cli.emulator_cmd",
     "novictl.cli.demo_cmd",

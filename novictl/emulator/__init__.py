@@ -31,6 +31,9 @@ Control API (no auth, JSON; ``http://HOST:PORT/_emulator/...``)::
     POST   /_emulator/instances               {"count": N} adds N generated instances → {"ids": [...]}
     DELETE /_emulator/instances/{id}          the instance vanishes now (GET 404, gone from the list)
     POST   /_emulator/instances/{id}/status   {"status": "exited"} forces a status now
+    POST   /_emulator/instances/{id}/capacity {"taken": true}: its start answers 400
+                                              INSUFFICIENT_RESOURCE until {"taken": false}
+    POST   /_emulator/instances/{id}/spot-notice  {"inSeconds": 3600}: spotStatus "notified"
     GET    /_emulator/instances/{id}/utilization   the utilisation now: {"gpu", "perGpu", "gpuMem",
                                               "perGpuMem", "cpu", "mem", "rootDisk"} (percent)
     PUT    /_emulator/instances/{id}/utilization   {"gpu": 85, "gpuMem": 40, "cpu": 20, "mem": 30,

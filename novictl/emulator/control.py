@@ -186,6 +186,37 @@ async def set_status(instance_id: str, body: StatusRequest, request: Request) ->
     return state.instance(instance_id) or {}
 
 
+class CapacityRequest(BaseModel):
+    taken: bool = True
+
+
+class SpotNoticeRequest(BaseModel):
+    in_seconds: float = Field(default=3600, ge=0, alias="inSeconds")
+
+
+@router.post("/instances/{instance_id}/capacity")
+async def set_capacity(instance_id: str, body: CapacityRequest, request: Request) -> dict[str, object]:
+    """``{"taken": true}``: starting this stopped instance answers 400 INSUFFICIENT_RESOURCE (its GPU went
+    to someone else, as happens on live Novita) until ``{"taken": false}``."""
+    try:
+        _state(request).take_capacity(instance_id, body.taken)
+    except KeyError:
+        raise HTTPException(404, f"no instance {instance_id}") from None
+    return {"taken": body.taken}
+
+
+@router.post("/instances/{instance_id}/spot-notice")
+async def spot_notice(instance_id: str, body: SpotNoticeRequest, request: Request) -> dict[str, object]:
+    """Give a spot instance Novita's reclaim notice (``spotStatus: notified``, reclaimed in
+    ``inSeconds``, default an hour); answers the instance as GET shows it."""
+    state = _state(request)
+    try:
+        state.notify_spot_reclaim(instance_id, in_seconds=body.in_seconds)
+    except KeyError:
+        raise HTTPException(404, f"no instance {instance_id}") from None
+    return state.instance(instance_id) or {}
+
+
 @router.get("/instances/{instance_id}/utilization")
 async def get_utilization(instance_id: str, request: Request) -> dict[str, object]:
     """The instance's utilisation now (percentages; per GPU too)."""

@@ -145,3 +145,19 @@ def test_ten_thousand_instances_page_quickly(emulator_factory: Any) -> None:
         assert last["instances"][-1]["name"].endswith("-00001")  # the oldest comes last
         running = client.get("/gpu/instances", params={"pageSize": 100, "status": "running"}).json()
         assert 7000 < running["total"] < 8600
+
+
+def test_capacity_and_spot_notice_can_be_scripted(emulator: Any, emulator_client: Any) -> None:
+    [instance_id] = emulator.state.seed_instances(1)
+    emulator.state.set_status(instance_id, "exited")
+    control = emulator.url + "/_emulator/instances/" + instance_id
+    assert httpx.post(control + "/capacity", json={"taken": True}).json() == {"taken": True}
+    refused = emulator_client.post("/gpu/instance/start", json={"instanceId": instance_id})
+    assert (refused.status_code, refused.json()["reason"]) == (400, "INSUFFICIENT_RESOURCE")
+    httpx.post(control + "/capacity", json={"taken": False})
+    assert emulator_client.post("/gpu/instance/start", json={"instanceId": instance_id}).status_code == 200
+
+    shown = httpx.post(control + "/spot-notice", json={"inSeconds": 600}).json()
+    assert shown["spotStatus"] == "notified"
+    assert int(shown["spotReclaimTime"]) > 0
+    assert httpx.post(emulator.url + "/_emulator/instances/nope/capacity", json={}).status_code == 404

@@ -7,6 +7,7 @@ bodies, odd error shapes, and a look at the request headers actually sent.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -20,6 +21,7 @@ from novictl.errors import (
     NovitaBadRequest,
     NovitaError,
     NovitaNotFound,
+    NovitaStateConflict,
     NovitaUnavailable,
 )
 from novictl.novita import DEFAULT_BASE_URL, CreateInstanceRequest, NovitaClient, normalize_base_url
@@ -288,3 +290,60 @@ async def test_paging_counts_every_instance_once_on_zero_and_one_based_servers(
     # repeat of page 0), read-ahead included.
     assert len(handler.asked) == len(set(handler.asked))
     assert len(handler.asked) <= max(1, -(-count // 4)) + (1 if one_based and count > 4 else 0)
+
+
+async def test_every_request_says_content_type_json_and_metrics_use_the_openapi_root() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.path.endswith("/metrics/gpu/instance"):
+            return httpx.Response(200, json={"gpuUtilization": {"avg": [], "gpuIds": []}})
+        if request.url.path.endswith("/balance/detail"):
+            return httpx.Response(200, json={"availableBalance": "1234500"})
+        return httpx.Response(200, json={"instances": [], "total": 0})
+
+    async with mock_client(handler) as client:
+        await client.list_instances_page()
+        await client.stop_instance("i")
+        now = datetime.now(UTC)
+        await client.get_gpu_metrics("i", start=now - timedelta(minutes=10), end=now, interval_seconds=5)
+        balance = await client.get_balance()
+
+    assert all(request.headers["content-type"] == "application/json" for request in seen)
+    metrics, billing = seen[2], seen[3]
+    assert str(metrics.url).startswith("https://api.novita.ai/openapi/v1/metrics/gpu/instance?")
+    assert metrics.url.params["interval"] == "30"  # Novita wants more than 15 s; never less than 30
+    assert int(metrics.url.params["endTime"]) - int(metrics.url.params["startTime"]) == 600
+    assert str(billing.url) == "https://api.novita.ai/openapi/v1/billing/balance/detail"
+    assert balance.available_usd == pytest.approx(123.45)  # 1/10000 USD, not 1/100000
+
+
+def test_the_metrics_root_can_be_configured() -> None:
+    client = NovitaClient(api_key="k", base_url="http://127.0.0.1:9/gpu-instance/openapi/v1")
+    assert client.openapi_base_url == "http://127.0.0.1:9/openapi/v1"
+    other = NovitaClient(api_key="k", metrics_base_url="https://metrics.example/openapi/v1/")
+    assert other.openapi_base_url == "https://metrics.example/openapi/v1"
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "error", "exit_code"),
+    [
+        (403, {"code": 403, "reason": "INVALID_API_KEY", "message": "invalid api key"}, NovitaAuthError, 3),
+        (403, {"code": 403, "reason": "FORBIDDEN", "message": "forbidden"}, NovitaAuthError, 3),
+        (400, {"code": 400, "reason": "CONFLICT", "message": "conflict"}, NovitaStateConflict, 5),
+        (400, {"code": 400, "reason": "CREATE_INSTANCE_LIMIT", "message": "limit"}, NovitaBadRequest, 1),
+    ],
+)
+async def test_novita_reasons_map_to_the_right_error(
+    status: int, body: dict[str, Any], error: type[Exception], exit_code: int
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, json=body)
+
+    async with mock_client(handler) as client:
+        with pytest.raises(error) as caught:
+            await client.list_clusters()
+    assert caught.value.exit_code == exit_code  # type: ignore[attr-defined]
+    if body["reason"] == "CREATE_INSTANCE_LIMIT":
+        assert "limit on instances" in (caught.value.hint or "")  # type: ignore[attr-defined]

@@ -7,6 +7,8 @@ tests do not depend on their order.
 from __future__ import annotations
 
 import re
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import httpx
 from playwright.sync_api import expect
@@ -327,3 +329,54 @@ def test_empty_and_error_states(open_page, seed_and_sync) -> None:
     expect(page.locator("#error")).to_be_hidden()
     expect(page.locator("#instance-rows tr").first).to_be_visible()
     assert web.problems(ignore=("status of 503",)) == []
+
+
+def test_the_balance_card_and_a_stopped_instances_data_kept_until(
+    open_page, seed_and_sync, web_emulator: EmulatorServer, web_daemon: DaemonProcess
+) -> None:
+    billing = web_emulator.app.state.billing
+    billing.set_balance(availableBalance="1234567")  # $123.4567
+    stopped, running = seed_and_sync(2)
+    answer = httpx.post(f"{web_daemon.url}/api/instances/{stopped}/stop", timeout=15)
+    assert answer.status_code == 202, answer.text
+    try:
+        web = open_page()
+        page = web.page
+        card = page.locator("#card-balance")
+        expect(card).to_have_text("$123.46")
+
+        # The daemon follows the stop; once exited, the row says until when Novita keeps the data.
+        row = row_of(page, stopped)
+        expect(row.locator(".badge")).to_have_text("exited")
+        until = httpx.get(f"{web_daemon.url}/api/instances/{stopped}", timeout=5).json()["dataKeptUntil"]
+        assert until
+        zone = page.evaluate("Intl.DateTimeFormat().resolvedOptions().timeZone")
+        day = datetime.fromisoformat(until).astimezone(ZoneInfo(zone))
+        kept = row.locator(".kept-until")
+        expect(kept).to_have_text(f"data kept until {day.day} {day:%b} {day.year}")
+        expect(kept).to_be_visible()
+        expect(row_of(page, running).locator(".kept-until")).to_be_hidden()
+        expect(row_of(page, running).locator(".badge")).to_have_text("running")
+        save_screenshot(page, "web-balance-and-data-kept")
+        phone = open_page(width=390, height=844).page
+        expect(row_of(phone, stopped).locator(".kept-until")).to_be_visible()
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+        save_screenshot(phone, "web-phone-data-kept", full_page=True)
+
+        billing.set_balance(availableBalance="31200")
+        page.get_by_role("button", name="Refresh").click()
+        expect(card).to_have_text("$3.12 (low)")
+        expect(card).to_have_class(re.compile(r"\bbad\b"))
+
+        # Novita failing the balance (every retry): the card says so, the rest of the page carries on.
+        web_emulator.state.script_fault("status", status=503, count=2, path="/billing/balance/detail")
+        page.get_by_role("button", name="Refresh").click()
+        expect(card).to_have_text("unavailable")
+        expect(row.locator(".badge")).to_have_text("exited")
+        expect(kept).to_contain_text("data kept until")
+        expect(page.locator("#error")).to_be_hidden()
+        expect(page.locator("#card-total")).to_have_text(re.compile(r"^\d+$"))
+        assert web.problems(ignore=("status of 503",)) == []
+    finally:
+        web_emulator.state.clear_script()
+        billing.reset()

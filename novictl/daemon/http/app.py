@@ -10,7 +10,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from novictl import __version__
 from novictl.daemon.context import DaemonContext
-from novictl.daemon.http import routes_instances, routes_ops, routes_system
+from novictl.daemon.http import routes_account, routes_instances, routes_ops, routes_system
 from novictl.daemon.http.errors import install_error_handlers
 from novictl.daemon.http.middleware import GuardMiddleware, RequestContextMiddleware
 from novictl.daemon.http.ping_lane import PingFastLane
@@ -45,6 +45,7 @@ def create_app(ctx: DaemonContext) -> FastAPI:
     app.include_router(routes_system.router)
     app.include_router(routes_ops.router)
     app.include_router(routes_instances.router)
+    app.include_router(routes_account.router)
     _install_web_page(app)
 
     settings = ctx.settings.daemon

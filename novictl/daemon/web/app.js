@@ -14,6 +14,8 @@ const SETTLING = new Set(["toCreate", "creating", "pulling", "pending", "toStart
   "stopping", "toRestart", "restarting", "toRemove", "removing"]);
 const GUARDED_BUTTONS = ["sync-button", "dry-run-button", "stop-all-button"];
 const EVENTS_SHOWN = 20;
+// The balance is asked of Novita on every request: the page asks at most this often (and on Refresh).
+const BALANCE_REFRESH_SECONDS = 60;
 
 const $ = (id) => document.getElementById(id);
 const state = {
@@ -24,6 +26,8 @@ const state = {
   locked: false,
   timer: null,
   refreshSeconds: refreshSeconds(),
+  balanceAt: 0,
+  balanceLoading: false,
 };
 
 // -- messages --------------------------------------------------------------------------------------
@@ -90,10 +94,11 @@ async function submitToken(event) {
 
 // -- loading ---------------------------------------------------------------------------------------
 
-// Returns true when the instances loaded.
-async function load() {
+// Returns true when the instances loaded. The balance loads beside them, never holding them up.
+async function load(forceBalance = false) {
   if (state.loading) return false;
   state.loading = true;
+  loadBalance(forceBalance);
   $("instances").setAttribute("aria-busy", "true");
   if (state.loadedOnce) $("updated").textContent = "Refreshing…";
   try {
@@ -124,6 +129,30 @@ async function load() {
     state.loading = false;
     $("instances").removeAttribute("aria-busy");
     scheduleRefresh();
+  }
+}
+
+// The balance card: Novita's available balance, or "unavailable" when the daemon could not get it.
+async function loadBalance(force) {
+  const fresh = Date.now() - state.balanceAt < BALANCE_REFRESH_SECONDS * 1000;
+  if (state.balanceLoading || (fresh && !force)) return;
+  state.balanceLoading = true;
+  const card = $("card-balance");
+  try {
+    const balance = await api("/api/balance");
+    const known = balance && balance.availableUsd !== null && balance.availableUsd !== undefined;
+    const low = Boolean(known && balance.low);
+    setText(card, known ? `${money(balance.availableUsd)}${low ? " (low)" : ""}` : "unknown");
+    card.classList.toggle("bad", low);
+    card.classList.remove("small");
+    state.balanceAt = Date.now();
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) return; // the instances' load asks for the token
+    setText(card, "unavailable");
+    card.classList.add("small", "bad");
+    state.balanceAt = Date.now();
+  } finally {
+    state.balanceLoading = false;
   }
 }
 
@@ -350,7 +379,8 @@ async function stopAll() {
 // -- wiring ----------------------------------------------------------------------------------------
 
 function start() {
-  $("refresh-button").addEventListener("click", () => withButton($("refresh-button"), "Refreshing…", load));
+  $("refresh-button").addEventListener("click",
+    () => withButton($("refresh-button"), "Refreshing…", () => load(true)));
   $("sync-button").addEventListener("click", sync);
   $("dry-run-button").addEventListener("click", dryRun);
   $("stop-all-button").addEventListener("click", stopAll);

@@ -31,6 +31,14 @@ export function ago(iso, never = "never") {
   return `${formatDuration((Date.now() - when) / 1000)} ago`;
 }
 
+// A calendar day in the browser's time zone, the same in every locale: "5 Dec 2026".
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+export function formatDate(iso) {
+  const when = new Date(iso);
+  if (!iso || Number.isNaN(when.getTime())) return "?";
+  return `${when.getDate()} ${MONTHS[when.getMonth()]} ${when.getFullYear()}`;
+}
+
 export const money = (usd, suffix = "") => (usd === null || usd === undefined ? "?" : `$${Number(usd).toFixed(2)}${suffix}`);
 export const count = (value) => Number(value || 0);
 export const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;

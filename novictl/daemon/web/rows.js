@@ -1,7 +1,7 @@
 // The instance table's rows, the dry-run report's rows and the event list's items. Built with DOM calls and
 // textContent only, so no instance name or event field can inject markup.
 
-import { ago, badge, formatDuration, money, setText } from "./format.js";
+import { ago, badge, formatDate, formatDuration, money, setText } from "./format.js";
 
 const STOPPABLE = new Set(["running", "toStart", "starting", "toRestart", "restarting", "pulling", "creating"]);
 const STARTABLE = new Set(["exited"]);
@@ -55,9 +55,7 @@ function fillRow(row, instance, selectedId) {
   select.setAttribute("aria-label", `${name}: show recent events`);
   row.classList.toggle("selected", selected);
 
-  const status = cell("status");
-  const current = status.firstElementChild;
-  if (!current || current.dataset.status !== instance.status) status.replaceChildren(badge(instance.status));
+  fillStatus(cell("status"), instance);
   setText(cell("region"), instance.region || "–");
   const gpu = instance.gpu || instance.productId || "–";
   setText(cell("gpu"), instance.gpuCount > 1 ? `${instance.gpuCount} × ${gpu}` : gpu);
@@ -84,6 +82,27 @@ function fillRow(row, instance, selectedId) {
   }
 }
 
+// The badge, and under it for a stopped instance until when Novita keeps its data (null otherwise).
+const DATA_SOON_MS = 24 * 3600 * 1000;
+function fillStatus(cell, instance) {
+  let wrap = cell.firstElementChild;
+  if (!wrap) {
+    wrap = document.createElement("div");
+    wrap.className = "status-wrap";
+    const kept = document.createElement("span");
+    kept.className = "kept-until";
+    kept.hidden = true;
+    wrap.append(badge(instance.status), kept);
+    cell.appendChild(wrap);
+  }
+  const current = wrap.querySelector(".badge");
+  if (current.dataset.status !== instance.status) current.replaceWith(badge(instance.status));
+  const kept = wrap.querySelector(".kept-until");
+  const until = instance.dataKeptUntil;
+  setText(kept, until ? `data kept until ${formatDate(until)}` : "");
+  kept.hidden = !until;
+  kept.classList.toggle("soon", Boolean(until && Date.parse(until) - Date.now() < DATA_SOON_MS));
+}
 
 // Rows are kept per instance id and updated in place: a refresh keeps focus, scroll and selection.
 export function renderInstanceRows(body, instances, selectedId) {
