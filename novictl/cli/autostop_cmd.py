@@ -139,9 +139,16 @@ def stats(ctx: typer.Context, json_output: JsonFlag = False) -> None:
     max_runtime = conf["maxRuntimeMinutes"]
     rows: list[tuple[str, Any]] = [
         ("enabled", "yes" if conf["enabled"] else "no"),
-        ("idle threshold", f"{conf['idleMinutes']:g}m (startup grace {conf['startupGraceMinutes']:g}m)"),
-        ("check every", f"{conf['checkIntervalMinutes']:g}m (warning {conf['warnBeforeMinutes']:g}m before)"),
-        ("max runtime", "off" if max_runtime is None else f"{max_runtime:g}m"),
+        (
+            "idle threshold",
+            f"{_minutes(conf['idleMinutes'])} (startup grace {_minutes(conf['startupGraceMinutes'])})",
+        ),
+        (
+            "check every",
+            f"{_minutes(conf['checkIntervalMinutes'])}"
+            f" (warning {_minutes(conf['warnBeforeMinutes'])} before)",
+        ),
+        ("max runtime", "off" if max_runtime is None else _minutes(max_runtime)),
         ("dry run", "yes" if conf["dryRun"] else "no"),
         ("last run", _last_run(last)),
         ("runs", counters["runs"]),
@@ -368,3 +375,9 @@ def _usd(amount: float) -> str:
     if 0 < amount < 0.01:
         return f"${amount:.4f}"
     return f"${amount:.2f}"
+
+
+def _minutes(minutes: float) -> str:
+    from novictl.core.durations import format_duration
+
+    return format_duration(minutes * 60)

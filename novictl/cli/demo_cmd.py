@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 __all__ = ["register"]
 
 _OUTSIDE_COUNT = 3
+_WARN_SECONDS = 1.5
 
 
 def register(root: typer.Typer) -> None:
@@ -35,6 +36,7 @@ def demo(
     commands against it (their output is exactly what you would see); nothing real is touched and no API
     key is needed. Exits 0 when every step worked.
     """
+    import time
     from datetime import timedelta
 
     from novictl.core.clock import utcnow
@@ -62,6 +64,8 @@ def demo(
                         "novita.base_url": emulator.base_url,
                         "novita.api_key": key,
                         "store.url": f"sqlite:///{Path(tmp) / 'state.db'}",
+                        # Auto-stop warns before every stop; the demo waits seconds for it, not minutes.
+                        "autostop.warn_before_minutes": _WARN_SECONDS / 60,
                     },
                 ),
                 out,
@@ -78,6 +82,11 @@ def demo(
 
             tour.step("Products and prices, cheapest first", "products")
             tour.step("Sync adopts the instances made outside novictl", "sync")
+            out.print(
+                "[dim]novictl never stops an instance on first sight: it gives each a full idle threshold"
+                " from the moment it saw it. The demo pretends it adopted these yesterday.[/dim]"
+            )
+            run_async(_adopted_yesterday(tour.app))
             tour.step(
                 "Create an instance on the cheapest available RTX 4090 and wait until it runs",
                 "create", "trainer", "--gpu", "RTX 4090", "--image", "pytorch/pytorch:latest",
@@ -91,6 +100,9 @@ def demo(
                 "touch", used_name, "--at", three_minutes_ago, "--source", "notebook",
             )  # fmt: skip
             tour.step("What auto-stop would do, and why (a dry run: safe for cron)", "autostop", "check")
+            tour.step("Auto-stop warns before it stops anything", "autostop", "run", "--yes")
+            out.print(f"[dim]waiting {_WARN_SECONDS:g}s: the demo's warn_before (5 minutes by default)[/dim]")
+            time.sleep(_WARN_SECONDS)
             tour.step("Auto-stop keeps what is used and stops what is idle", "autostop", "run", "--yes")
             tour.heading("A job pings the daemon over HTTP", "curl -X PUT …/api/instances/trainer/last-used")
             run_async(_daemon_ping(tour.app, out, "trainer"))
@@ -134,6 +146,21 @@ class _Tour:
             code = exited.code
         if code not in (None, 0):
             raise NovictlError(f"the demo's step `novictl {shlex.join(args)}` exited {code}")
+
+
+async def _adopted_yesterday(app: App) -> None:
+    """Move the first sight of every adopted instance back a day (the demo's store only)."""
+    from datetime import timedelta
+
+    from novictl.core.clock import utcnow
+
+    async with app.open_store() as store:
+        records = await store.get_all()
+        yesterday = utcnow() - timedelta(days=1)
+        await store.put_many(
+            [record.model_copy(update={"first_seen_at": yesterday}) for record in records],
+            fields=["first_seen_at"],
+        )
 
 
 async def _daemon_ping(app: App, out: "Console", name: str) -> None:

@@ -194,6 +194,17 @@ class AutoStopSettings(_Section):
         None, description='Stop after this long running, used or not; "off"'
     )
     dry_run: bool = Field(False, description="Decide and report, but never stop anything")
+    activity: Annotated[list[Literal["pings", "gpu"]], BeforeValidator(_split_list)] = Field(
+        ["pings", "gpu"],
+        description='Signs of use: "pings" (touch, HTTP, keepalive) and "gpu" (Novita\'s GPU metrics)',
+    )
+    gpu_busy_percent: float = Field(
+        10.0, ge=0, le=100, description="A GPU sample at or above this percent is activity"
+    )
+
+    @property
+    def uses_gpu(self) -> bool:
+        return "gpu" in self.activity
 
     @property
     def idle_threshold(self) -> timedelta:

@@ -3,11 +3,14 @@
 The rules (DESIGN.md, "Auto-stop"), for each instance whose **live** Novita status is ``running``:
 
 1. skip when auto-stop is off (globally or for the instance); keep while it is pinned;
-2. ``active_at`` = the latest of ``last_used_at``, the last start (``first_seen_at`` when unknown), the
-   last policy change and the end of the last pin;
+2. ``active_at`` = the latest of ``last_used_at`` (pings), the latest busy GPU sample (when the runner
+   read Novita's metrics: :class:`GpuEvidence`), the last start, ``first_seen_at`` (always: what happened
+   before novictl watched is unknown), the last policy change and the end of the last pin;
 3. the threshold is the instance's override or the global one, plus the startup grace when the instance
    was never pinged since its last start;
-4. idle iff ``now - active_at >= threshold``; a max runtime (when set) stops it regardless, unless pinned.
+4. idle iff ``now - active_at >= threshold``; a max runtime (when set) stops it regardless, unless pinned;
+5. nothing is stopped unless its ``instance.autostop_pending`` warning went out at least ``warn_before``
+   earlier in the same idle period: one found past its threshold unwarned is warned now and kept.
 
 Anything unknown counts as activity: an unreadable Novita state skips the instance, an instance novictl
 does not track yet is skipped (sync adopts it first), and a start time from Novita only ever moves
@@ -33,6 +36,7 @@ __all__ = [
     "AutoStopReport",
     "AutoStopSettingsLike",
     "AutoStopView",
+    "GpuEvidence",
     "LiveState",
     "Unreadable",
     "Verdict",
@@ -72,6 +76,10 @@ class AutoStopSettingsLike(Protocol):
     def warn_before(self) -> timedelta: ...
     @property
     def max_runtime(self) -> timedelta | None: ...
+    @property
+    def activity(self) -> Sequence[str]: ...
+    @property
+    def gpu_busy_percent(self) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -84,6 +92,8 @@ class _Limits:
     startup_grace: timedelta
     warn_before: timedelta
     max_runtime: timedelta | None
+    activity: Sequence[str] = ("pings", "gpu")
+    gpu_busy_percent: float = 10.0
 
     @classmethod
     def of(cls, settings: AutoStopSettingsLike) -> _Limits:
@@ -96,6 +106,8 @@ class _Limits:
             settings.startup_grace,
             settings.warn_before,
             settings.max_runtime,
+            tuple(settings.activity),
+            settings.gpu_busy_percent,
         )
 
 
@@ -104,6 +116,26 @@ class Unreadable:
     """Novita could not tell this instance's state; unknown means active, so it is skipped."""
 
     reason: str = "novita unreadable"
+
+
+@dataclass(frozen=True)
+class GpuEvidence:
+    """What Novita's GPU metrics said about one instance in this run (read only for instances the other
+    sources judge idle). ``unreadable``: the read failed after retries, so the instance is kept this run;
+    ``no_data``: a 404 or an empty series, no evidence either way (the other sources decide)."""
+
+    busy_at: datetime | None = None
+    """The latest sample at or above ``autostop.gpu_busy_percent``."""
+    busy_percent: float | None = None
+    unreadable: str | None = None
+    no_data: bool = False
+
+    @property
+    def note(self) -> str | None:
+        """What the report says about this source when it did not decide: ``no gpu data`` …"""
+        if self.unreadable:
+            return "gpu metrics unreadable"
+        return "no gpu data" if self.no_data else None
 
 
 LiveState: TypeAlias = Instance | Unreadable | None
@@ -160,6 +192,9 @@ class AutoStopReport:
     ran_at: datetime
     errors: list[str] = field(default_factory=list)
     duration_seconds: float = 0.0
+    gpu_source: str | None = None
+    """How Novita's GPU metrics fared: ``ok``, ``unavailable`` (no data for any instance), ``unreadable``
+    (a read failed), ``None`` (not read: nothing was idle by the other sources, or the source is off)."""
 
     @property
     def totals(self) -> dict[str, float]:
@@ -205,6 +240,7 @@ class AutoStopReport:
             "durationSeconds": round(self.duration_seconds, 3),
             "totals": self.totals,
             "errors": list(self.errors),
+            "gpuSource": self.gpu_source,
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -287,6 +323,7 @@ def judge(
     live: LiveState,
     settings: AutoStopSettingsLike,
     now: datetime,
+    gpu: GpuEvidence | None = None,
 ) -> AutoStopEntry:
     """The verdict on one instance: ``stop`` (idle or over its max runtime), ``keep`` or ``skip``."""
     entry = AutoStopEntry(
@@ -315,7 +352,7 @@ def judge(
     if record.autostop_disabled:
         entry.reason = "auto-stop off for this instance"
         return entry
-    _judge_running(entry, record, live.last_started_at, _Limits.of(settings), now)
+    _judge_running(entry, record, live.last_started_at, _Limits.of(settings), now, gpu)
     return entry
 
 
@@ -330,7 +367,11 @@ def describe_autostop(record: InstanceRecord, settings: AutoStopSettingsLike, no
             _judge_running(entry, record, None, _Limits.of(settings), now)
             if record.pinned_until is not None and record.pinned_until > now:
                 label = f"pinned until {_clock_time(record.pinned_until, now)}"
-            elif entry.verdict == "stop":
+            elif entry.verdict == "stop" or (
+                entry.idle_seconds is not None
+                and entry.threshold_seconds is not None
+                and entry.idle_seconds >= entry.threshold_seconds
+            ):
                 label = "due now"
             elif entry.stop_at is not None:
                 label = f"in {format_duration(entry.stop_at - now)}"
@@ -354,25 +395,30 @@ def _judge_running(
     live_started: datetime | None,
     settings: _Limits,
     now: datetime,
+    gpu: GpuEvidence | None = None,
 ) -> None:
     """Fill ``entry`` for a running instance whose auto-stop is on."""
     started = _latest(record.last_started_at, live_started) or record.first_seen_at
-    activity = [(started, "started")]
+    activity = [(record.first_seen_at, "first seen"), (started, "started")]
+    used = "used" if not record.last_used_source else f"ping from {record.last_used_source}"
     for when, what in (
-        (record.last_used_at, "used"),
+        (record.last_used_at, used),
+        (gpu.busy_at if gpu else None, f"gpu {gpu.busy_percent:.0f}%" if gpu and gpu.busy_percent else "gpu"),
         (record.policy_changed_at, "policy changed"),
         (record.pinned_until, "pin ended"),
     ):
         if when is not None:
             activity.append((when, what))
-    # On a tie the more telling reason wins ("used" over "started"): max() keeps the first maximum.
+    # On a tie the more telling reason wins ("used" over "started" over "first seen"): max() keeps the
+    # first maximum of the reversed list, so later entries win.
     active_at, driver = max(reversed(activity), key=lambda item: item[0])
     threshold = (
         timedelta(minutes=record.autostop_idle_minutes)
         if record.autostop_idle_minutes is not None
         else settings.idle_threshold
     )
-    if record.last_used_at is None or record.last_used_at < started:
+    in_grace = record.last_used_at is None or record.last_used_at < started
+    if in_grace:
         threshold += settings.startup_grace  # booting and pulling an image is not idleness
     stop_at = active_at + threshold
     max_runtime = settings.max_runtime
@@ -389,21 +435,46 @@ def _judge_running(
         entry.verdict = "keep"
         entry.reason = f"{_PINNED} {_clock_time(record.pinned_until, now)}"
         return
-    if idle >= threshold:
-        entry.verdict, entry.trigger = "stop", AUTOSTOP
-        entry.reason = f"idle {format_duration(idle)} >= {format_duration(threshold)}"
-        return
     running_for = now - started
-    if max_runtime is not None and running_for >= max_runtime:
-        entry.verdict, entry.trigger = "stop", MAX_RUNTIME
-        entry.reason = f"running {format_duration(running_for)} >= max runtime {format_duration(max_runtime)}"
+    if idle >= threshold:
+        trigger, why = AUTOSTOP, f"idle {format_duration(idle)} >= {format_duration(threshold)}"
+    elif max_runtime is not None and running_for >= max_runtime:
+        trigger = MAX_RUNTIME
+        why = f"running {format_duration(running_for)} >= max runtime {format_duration(max_runtime)}"
+    else:
+        entry.verdict = "keep"
+        ago = format_duration(max(idle, timedelta(0)))
+        startup = (
+            " (startup grace)"
+            if driver in ("started", "first seen") and threshold > settings.idle_threshold
+            else ""
+        )
+        entry.reason = f"{driver} {ago} ago{startup}"
+        warned = record.warned_at is not None and record.warned_at >= active_at
+        warn_before = settings.warn_before
+        entry.warn = bool(warn_before) and now >= stop_at - warn_before and not warned
         return
-    entry.verdict = "keep"
-    ago = format_duration(max(idle, timedelta(0)))
-    entry.reason = f"{driver} {ago} ago" + (" (startup grace)" if driver == "started" else "")
-    warned = record.warned_at is not None and record.warned_at >= active_at
+    note = gpu.note if gpu else None
+    if gpu is not None and gpu.unreadable and trigger == AUTOSTOP:
+        # Unknown means active: a failed metrics read never lets an instance look idle.
+        entry.verdict, entry.reason = "keep", f"{why}, but gpu metrics unreadable"
+        return
+    # The warning must belong to this idle period (for a max-runtime stop: to this run of the instance).
+    period = active_at if trigger == AUTOSTOP else started
+    warned_at = record.warned_at if record.warned_at is not None and record.warned_at >= period else None
     warn_before = settings.warn_before
-    entry.warn = bool(warn_before) and now >= stop_at - warn_before and not warned
+    if warn_before and (warned_at is None or now - warned_at < warn_before):
+        # No stop without a warning at least warn_before earlier in this idle period.
+        due = (warned_at or now) + warn_before
+        entry.stop_at = max(stop_at, due)
+        entry.verdict = "keep"
+        entry.warn = warned_at is None
+        entry.reason = (
+            f"{why}; {'warned' if warned_at else 'warning first'}, stops at {_clock_time(due, now)}"
+        )
+        return
+    entry.verdict, entry.trigger = "stop", trigger
+    entry.reason = f"{why} ({note})" if note else why
 
 
 def _latest(*times: datetime | None) -> datetime | None:

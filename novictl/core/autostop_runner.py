@@ -37,10 +37,12 @@ from novictl.core.autostop_accounting import (
     autostop_lock,
     record_dry_run,
 )
+from novictl.core.autostop_gpu import add_gpu_evidence
 from novictl.core.autostop_policy import (
     AutoStopEntry,
     AutoStopReport,
     AutoStopSettingsLike,
+    GpuEvidence,
     LiveState,
     Unreadable,
     evaluate,
@@ -89,6 +91,8 @@ class AutoStopPlan:
     records: dict[str, InstanceRecord]
     live: dict[str, Instance]
     started: float = field(default_factory=time.perf_counter)
+    gpu: dict[str, GpuEvidence] = field(default_factory=dict)
+    """What the GPU source said about the ping-idle instances (the re-check before a stop reuses it)."""
 
     @property
     def candidates(self) -> list[AutoStopEntry]:
@@ -117,8 +121,15 @@ async def plan_autostop(
         now = (clock or SystemClock()).now()
         live = {instance.id: instance for instance in listed}
         report = evaluate(records, live, settings_autostop, now)
+        by_id = {r.id: r for r in records}
+        gpu: dict[str, GpuEvidence] = {}
+        if "gpu" in settings_autostop.activity:
+            gpu, report.gpu_source = await add_gpu_evidence(
+                client, report, by_id, live, settings_autostop, now,
+                busy_percent=settings_autostop.gpu_busy_percent,
+            )  # fmt: skip
     report.duration_seconds = time.perf_counter() - started
-    return AutoStopPlan(report, {r.id: r for r in records}, live, started)
+    return AutoStopPlan(report, by_id, live, started, gpu)
 
 
 async def run_autostop(
@@ -203,7 +214,7 @@ async def _apply(
             report.errors.append(f"store unreadable: {error.message}")
     if fresh is not None:
         counters[COUNTERS["savings"]] = _settle(settling, fresh, plan.live, clock.now(), changed)
-        _warn(warned, fresh, plan.live, settings_autostop, clock.now(), changed, events)
+        _warn(warned, fresh, plan.live, settings_autostop, clock.now(), changed, events, plan.gpu)
     gate = asyncio.Semaphore(_NOVITA_CONCURRENCY)
 
     async def act(instance_id: str, entry: AutoStopEntry) -> None:
@@ -216,7 +227,7 @@ async def _apply(
             async with gate:
                 await _stop_if_still_idle(
                     entry, record, live[instance_id], client, settings_autostop, clock,
-                    changed, events, report.errors,
+                    changed, events, report.errors, plan.gpu.get(instance_id),
                 )  # fmt: skip
 
     finished = False
@@ -298,9 +309,10 @@ async def _stop_if_still_idle(
     changed: RunChanges,
     events: list[Event],
     errors: list[str],
+    gpu: GpuEvidence | None = None,
 ) -> None:
     now = clock.now()
-    second = judge(record, state, settings, now)
+    second = judge(record, state, settings, now, gpu)
     if second.verdict != "stop":
         # A ping, a pin or a start landed since the plan: report what is true now.
         _replace(entry, second)
@@ -342,6 +354,7 @@ def _warn(
     now: datetime,
     changed: RunChanges,
     events: list[Event],
+    gpu: dict[str, GpuEvidence],
 ) -> None:
     """``instance.autostop_pending`` once per idle period, re-judged on the fresh record (a ping since
     the plan cancels it)."""
@@ -349,7 +362,7 @@ def _warn(
         record = _current(changed, fresh, instance_id)
         if record is None:
             continue
-        entry = judge(record, live.get(instance_id), settings, now)
+        entry = judge(record, live.get(instance_id), settings, now, gpu.get(instance_id))
         if not entry.warn:
             continue
         changed.update(record, warned_at=now)

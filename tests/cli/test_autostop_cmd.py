@@ -1,6 +1,8 @@
 """``novictl autostop check|run|stats|set|pin|unpin`` in-process, against the emulator and a SQLite store.
 
-The emulator's seeded instances were started hours ago and never pinged: after a sync, all are idle.
+The emulator's seeded instances were started hours ago and never pinged, and (the fixture says) novictl has
+watched them for a day: after a sync, all are idle. Stops here happen without the warning gate
+(``warn_before_minutes=0``) except where a test is about it.
 """
 
 from __future__ import annotations
@@ -41,13 +43,34 @@ class World:
         return {i: int(self.emulator.state.instance_calls[i]["stop"]) for i in self.ids}
 
 
+def watched_since(store_url: str, hours: float) -> None:
+    """Move every record's ``first_seen_at`` back: novictl has watched these instances that long."""
+    import asyncio
+
+    from novictl.store import StoreOptions, open_store
+
+    async def backdate() -> None:
+        store = await open_store(StoreOptions(url=store_url))
+        try:
+            records = await store.get_all()
+            since = datetime.now(UTC) - timedelta(hours=hours)
+            await store.put_many([r.model_copy(update={"first_seen_at": since}) for r in records])
+        finally:
+            await store.close()
+
+    asyncio.run(backdate())
+
+
 @pytest.fixture
-def world(emulator: Any, cli: Any, cli_env: Any, tmp_path: Path) -> World:
+def world(emulator: Any, cli: Any, cli_env: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
     ids = emulator.state.seed_instances(3)
     for instance_id in ids:
         emulator.state.set_status(instance_id, "running")
-    cli_env(emulator, store_url=f"sqlite:///{tmp_path / 'state.db'}")
+    store_url = f"sqlite:///{tmp_path / 'state.db'}"
+    cli_env(emulator, store_url=store_url)
+    monkeypatch.setenv("NOVICTL_AUTOSTOP__WARN_BEFORE_MINUTES", "0")
     assert cli("sync").code == 0
+    watched_since(store_url, 24)
     emulator.state.reset_calls()
     names = [emulator.state.instance(i)["name"] for i in ids]
     return World(emulator, ids, names)
@@ -66,8 +89,9 @@ def verdicts(report: dict[str, Any]) -> dict[str, tuple[str, str]]:
 
 def test_check_json_schema_and_a_touch_keeps_one(world: World, cli: Any) -> None:
     report = check_json(cli)
-    assert set(report) == {"ranAt", "dryRun", "durationSeconds", "totals", "errors", "entries"}
+    assert set(report) == {"ranAt", "dryRun", "durationSeconds", "totals", "errors", "gpuSource", "entries"}
     assert report["dryRun"] is True
+    assert report["gpuSource"] == "ok"  # the emulator's GPUs sat at 0%: read, and idle
     assert report["errors"] == []
     assert all(set(entry) == ENTRY_KEYS for entry in report["entries"])
     assert {v for v, _ in verdicts(report).values()} == {"stop"}
@@ -76,7 +100,7 @@ def test_check_json_schema_and_a_touch_keeps_one(world: World, cli: Any) -> None
 
     assert cli("touch", world.names[0], "--source", "jupyter").code == 0
     again = verdicts(check_json(cli))
-    assert again[world.ids[0]] == ("keep", "used 0s ago")
+    assert again[world.ids[0]] == ("keep", "ping from jupyter 0s ago")
     assert {again[i][0] for i in world.ids[1:]} == {"stop"}
     assert sum(world.stop_calls().values()) == 0  # check never acts
 

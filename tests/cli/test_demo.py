@@ -38,17 +38,19 @@ def test_demo_walks_through_every_step_and_exits_0(tmp_path: Path) -> None:
         "5. Everything about one instance", "$ novictl show trainer",
         "6. A notebook on", "$ novictl touch ",
         "7. What auto-stop would do", "$ novictl autostop check",
-        "8. Auto-stop keeps", "$ novictl autostop run --yes",
-        "9. A job pings the daemon",
-        "10. Stop it", "$ novictl stop trainer --wait",
-        "11. Start it again", "$ novictl start trainer --wait",
-        "12. Restart it", "$ novictl restart trainer --wait",
-        "13. Stop everything", "$ novictl stop-all --yes",
-        "14. Delete it", "$ novictl delete trainer --yes --wait",
-        "15. What auto-stop has done", "$ novictl autostop stats",
+        "8. Auto-stop warns before", "$ novictl autostop run --yes",
+        "9. Auto-stop keeps", "$ novictl autostop run --yes",
+        "10. A job pings the daemon",
+        "11. Stop it", "$ novictl stop trainer --wait",
+        "12. Start it again", "$ novictl start trainer --wait",
+        "13. Restart it", "$ novictl restart trainer --wait",
+        "14. Stop everything", "$ novictl stop-all --yes",
+        "15. Delete it", "$ novictl delete trainer --yes --wait",
+        "16. What auto-stop has done", "$ novictl autostop stats",
     ]  # fmt: skip
-    positions = [out.index(heading) for heading in headings]
-    assert positions == sorted(positions)  # every step, in order
+    position = 0
+    for heading in headings:  # every step, in order
+        position = out.index(heading, position)
     # The real commands' own output: the product table, sync's counts, create's summary, list's columns.
     assert "yes (low)" in out
     assert "adopted                   3" in out
@@ -56,7 +58,8 @@ def test_demo_walks_through_every_step_and_exits_0(tmp_path: Path) -> None:
     assert "trainer: running (" in done.stderr  # --wait progress goes to stderr, as it does in a shell
     assert "idle for" in out
     assert "8x RTX 4090" in out
-    assert "used 3m ago" in out  # the pinged instance is kept …
+    assert "ping from notebook 3m ago" in out  # the pinged instance is kept …
+    assert out.count("warning first, stops at") == 4  # … the idle ones warned first (by check and run) …
     assert "auto-stop: 2 stopped, 2 kept" in out  # … the idle ones stopped, the new one in its grace
     assert "PUT /api/instances/trainer/last-used → 200" in out
     assert "the ping is in the store: trainer" in out
@@ -64,6 +67,6 @@ def test_demo_walks_through_every_step_and_exits_0(tmp_path: Path) -> None:
     assert "started trainer (" in out
     assert "restarted trainer (" in out
     assert "deleted trainer (" in out
-    assert "auto-stop (dry run): 2 would stop" in out
+    assert "auto-stop (dry run): 0 would stop, 4 kept" in out  # the check warns of nothing, stops nothing
     assert "stops so far" in out
     assert "demo finished" in out

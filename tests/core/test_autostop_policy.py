@@ -10,12 +10,14 @@ import pytest
 
 from novictl.config.models import AutoStopSettings
 from novictl.core.autostop import Unreadable, describe_autostop, evaluate, judge
-from novictl.core.autostop_policy import LiveState
+from novictl.core.autostop_policy import GpuEvidence, LiveState
 from novictl.novita.models import Instance
 from novictl.store.records import InstanceRecord
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 DEFAULTS = AutoStopSettings()  # idle 20m, grace 45m, warn 5m, max runtime off
+# The idleness rules alone; the warning that must precede every stop has tests of its own below.
+UNWARNED = DEFAULTS.model_copy(update={"warn_before_minutes": 0})
 
 
 def ago(minutes: float) -> datetime:
@@ -178,7 +180,7 @@ ROWS = [
 
 @pytest.mark.parametrize("row", ROWS, ids=[row.rule for row in ROWS])
 def test_policy_rule(row: Row) -> None:
-    settings = DEFAULTS.model_copy(update=row.settings)
+    settings = UNWARNED.model_copy(update=row.settings)
     entry = judge(record(**row.record), running(**row.live), settings, NOW)
     assert (entry.verdict, entry.reason) == (row.verdict, row.reason)
     assert entry.trigger == row.trigger
@@ -193,7 +195,7 @@ def test_transitional_and_stopped_statuses_are_skipped(status: str) -> None:
 
 
 def test_the_live_status_counts_not_the_stored_one() -> None:
-    entry = judge(record(status="exited", last_used_at=ago(900)), running(), DEFAULTS, NOW)
+    entry = judge(record(status="exited", last_used_at=ago(900)), running(), UNWARNED, NOW)
     assert entry.verdict == "stop"
 
 
@@ -216,7 +218,7 @@ def test_evaluate_covers_tracked_untracked_and_unlisted_instances() -> None:
         "stranger": running(id="stranger", name="made-in-console"),
         "blind": Unreadable(),
     }
-    report = evaluate(records, live, DEFAULTS, NOW)
+    report = evaluate(records, live, UNWARNED, NOW)
     verdicts = {e.instance_id: (e.verdict, e.reason) for e in report.entries}
     assert verdicts == {
         "idle": ("stop", "idle 30m >= 20m"),
@@ -268,7 +270,7 @@ def test_no_warning_when_warn_before_is_zero() -> None:
     ("fields", "label", "eta"),
     [
         ({"last_used_at": ago(8)}, "in 12m", ago(8) + timedelta(minutes=20)),
-        ({"last_used_at": ago(25)}, "due now", ago(5)),
+        ({"last_used_at": ago(25)}, "due now", NOW + timedelta(minutes=5)),  # after its warning
         ({"pinned_until": datetime(2024, 6, 1, 14, 5, tzinfo=UTC)}, "pinned until 14:05 UTC",
          datetime(2024, 6, 1, 14, 25, tzinfo=UTC)),
         ({"pinned_until": datetime(2024, 6, 2, 9, 0, tzinfo=UTC)}, "pinned until 2024-06-02 09:00 UTC",
@@ -291,10 +293,10 @@ def test_describe_autostop_global_off() -> None:
 
 def test_report_json_schema() -> None:
     report = evaluate(
-        [record(last_used_at=ago(30), last_used_source="jupyter")], {"i1": running()}, DEFAULTS, NOW
+        [record(last_used_at=ago(30), last_used_source="jupyter")], {"i1": running()}, UNWARNED, NOW
     )
     data = report.to_dict()
-    assert set(data) == {"ranAt", "dryRun", "durationSeconds", "totals", "errors", "entries"}
+    assert set(data) == {"ranAt", "dryRun", "durationSeconds", "totals", "errors", "gpuSource", "entries"}
     [entry] = data["entries"]
     assert entry == {
         "instanceId": "i1",
@@ -312,3 +314,69 @@ def test_report_json_schema() -> None:
         "pricePerHour": 0.5,
     }
     assert report.summary_line().startswith("auto-stop (dry run): 1 would stop, 0 kept, 0 skipped")
+
+
+# -- issue "Auto-stop that knows when an instance is working" ------------------------------------------
+
+
+def test_an_idle_instance_is_warned_first_and_stopped_only_warn_before_later() -> None:
+    idle = record(last_used_at=ago(30))
+    first = judge(idle, running(), DEFAULTS, NOW)
+    assert (first.verdict, first.warn) == ("keep", True)
+    assert first.reason == "idle 30m >= 20m; warning first, stops at 12:05 UTC"
+    assert first.stop_at == NOW + timedelta(minutes=5)
+
+    warned = record(last_used_at=ago(30), warned_at=ago(4))
+    soon = judge(warned, running(), DEFAULTS, NOW)
+    assert (soon.verdict, soon.warn) == ("keep", False)  # warned, but not 5 minutes ago yet
+    assert soon.reason == "idle 30m >= 20m; warned, stops at 12:01 UTC"
+
+    due = judge(record(last_used_at=ago(30), warned_at=ago(5)), running(), DEFAULTS, NOW)
+    assert (due.verdict, due.trigger) == ("stop", "autostop")
+
+    # A warning from an earlier idle period does not count: the ping since started a new one.
+    stale = judge(record(last_used_at=ago(30), warned_at=ago(40)), running(), DEFAULTS, NOW)
+    assert (stale.verdict, stale.warn) == ("keep", True)
+
+
+def test_max_runtime_also_waits_for_its_warning() -> None:
+    settings = DEFAULTS.model_copy(update={"max_runtime_minutes": 240})
+    busy = {"last_used_at": ago(1), "last_started_at": ago(250)}
+    assert judge(record(**busy), running(), settings, NOW).verdict == "keep"
+    entry = judge(record(**busy, warned_at=ago(6)), running(), settings, NOW)
+    assert (entry.verdict, entry.trigger) == ("stop", "max-runtime")
+
+
+def test_first_sight_counts_as_activity_even_with_an_old_start() -> None:
+    # Started three days ago in Novita's console, adopted by novictl ten minutes ago, never pinged.
+    adopted = record(first_seen_at=ago(10), last_started_at=ago(3 * 24 * 60))
+    entry = judge(adopted, running(), UNWARNED, NOW)
+    assert (entry.verdict, entry.reason) == ("keep", "first seen 10m ago (startup grace)")
+    assert entry.stop_at == ago(10) + timedelta(minutes=65)  # a full threshold plus the grace
+    assert judge(
+        record(first_seen_at=ago(66), last_started_at=ago(4000)), running(), UNWARNED, NOW
+    ).verdict == ("stop")
+
+
+def test_a_busy_gpu_is_activity_at_its_sample_time() -> None:
+    never_pinged = record(last_started_at=ago(180))
+    busy = GpuEvidence(busy_at=ago(2), busy_percent=87)
+    entry = judge(never_pinged, running(), UNWARNED, NOW, busy)
+    assert (entry.verdict, entry.reason) == ("keep", "gpu 87% 2m ago")
+    assert entry.active_at == ago(2)
+
+    idle_gpu = judge(never_pinged, running(), UNWARNED, NOW, GpuEvidence(busy_at=ago(70), busy_percent=50))
+    assert idle_gpu.verdict == "stop"  # its last busy sample is older than the threshold
+
+
+def test_unreadable_gpu_metrics_keep_and_missing_ones_defer_to_pings() -> None:
+    idle = record(last_used_at=ago(30))
+    unreadable = judge(idle, running(), UNWARNED, NOW, GpuEvidence(unreadable="HTTP 503"))
+    assert (unreadable.verdict, unreadable.reason) == ("keep", "idle 30m >= 20m, but gpu metrics unreadable")
+    no_data = judge(idle, running(), UNWARNED, NOW, GpuEvidence(no_data=True))
+    assert (no_data.verdict, no_data.reason) == ("stop", "idle 30m >= 20m (no gpu data)")
+
+
+def test_the_ping_source_is_named() -> None:
+    entry = judge(record(last_used_at=ago(3), last_used_source="notebook"), running(), DEFAULTS, NOW)
+    assert entry.reason == "ping from notebook 3m ago"

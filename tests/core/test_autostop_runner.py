@@ -33,7 +33,10 @@ from novictl.store import StateStore, StoreOptions, open_store
 from tests.fixtures.redis_server import start_redis_server
 from tests.fixtures.store import sample_record
 
-SETTINGS = AutoStopSettings()  # idle 20m, grace 45m, warn 5m
+SETTINGS = AutoStopSettings(warn_before_minutes=0, activity=["pings"])
+"""Idle 20m, grace 45m, pings only and no warning gate: these tests are about what a stop does. The gate
+(a stop only after a warning) has its own tests here, which pass ``warn_before_minutes=5``; the GPU source
+has ``test_autostop_gpu.py``."""
 
 
 @pytest.fixture
@@ -243,7 +246,11 @@ async def test_a_ping_between_check_and_act_keeps_it(emulator, novita_client, st
     )
 
     [entry] = report.entries
-    assert (entry.verdict, entry.reason, entry.last_used_source) == ("keep", "used 0s ago", "jupyter")
+    assert (entry.verdict, entry.reason, entry.last_used_source) == (
+        "keep",
+        "ping from jupyter 0s ago",
+        "jupyter",
+    )
     assert stops(emulator, instance_id) == 0
 
 
@@ -381,23 +388,69 @@ async def test_warning_once_per_idle_period_and_not_after_a_ping(
     async def warnings() -> int:
         return len(await store.list_events(instance_id=instance_id, types=["instance.autostop_pending"]))
 
-    await run(novita_client, store, clock)
+    await run(novita_client, store, clock, warn_before_minutes=5)
     assert await warnings() == 1
     [event] = await store.list_events(types=["instance.autostop_pending"])
     assert event.data["stopAt"] == (clock.now() + timedelta(minutes=4)).isoformat()
     clock.advance(minutes=1)
-    await run(novita_client, store, clock)
+    await run(novita_client, store, clock, warn_before_minutes=5)
     assert await warnings() == 1  # once per idle period
     await record_ping(store, instance_id, clock=clock)
     clock.advance(minutes=1)
-    await run(novita_client, store, clock)
+    await run(novita_client, store, clock, warn_before_minutes=5)
     assert await warnings() == 1  # used again: nothing pending
     clock.advance(minutes=15)
-    report = await run(novita_client, store, clock)
+    report = await run(novita_client, store, clock, warn_before_minutes=5)
     assert await warnings() == 2  # a new idle period
     assert report.entries[0].verdict == "keep"
     assert stops(emulator, instance_id) == 0
     assert (await store.get_counters())[COUNTERS["warnings"]] == 2
+
+
+async def test_no_stop_before_its_warning_has_run_its_course(emulator, novita_client, store, clock) -> None:
+    # Found far past its threshold, never warned: warned now, stopped no sooner than warn_before later.
+    [instance_id] = running_instances(emulator, 1)
+    await track(store, clock, instance_id, used=90)
+
+    first = await run(novita_client, store, clock, warn_before_minutes=5)
+    assert (first.entries[0].verdict, first.entries[0].reason) == (
+        "keep",
+        f"idle 1h30m >= 20m; warning first, stops at {(clock.now() + timedelta(minutes=5)):%H:%M} UTC",
+    )
+    assert len(await store.list_events(types=["instance.autostop_pending"])) == 1
+    clock.advance(minutes=4)
+    second = await run(novita_client, store, clock, warn_before_minutes=5)
+    assert second.entries[0].verdict == "keep"
+    assert "warned, stops at" in second.entries[0].reason
+    assert stops(emulator, instance_id) == 0
+    clock.advance(minutes=1)
+    third = await run(novita_client, store, clock, warn_before_minutes=5)
+    assert third.entries[0].verdict == "stopped"
+    assert stops(emulator, instance_id) == 1
+    assert len(await store.list_events(types=["instance.autostop_pending"])) == 1
+
+
+async def test_an_adopted_instance_gets_a_full_threshold_from_first_sight(
+    emulator, novita_client, store, clock
+) -> None:
+    # Started days ago (by Novita's clock and the record's), but novictl saw it only now.
+    [instance_id] = running_instances(emulator, 1)
+    now = clock.now()
+    await store.put(
+        sample_record(instance_id, now, last_started_at=now - timedelta(days=3), price_per_hour=0.5)
+    )
+
+    report = await run(novita_client, store, clock, warn_before_minutes=5)
+    assert (report.entries[0].verdict, report.entries[0].reason) == (
+        "keep",
+        "first seen 0s ago (startup grace)",
+    )
+    clock.advance(minutes=20 + 45 - 5)
+    await run(novita_client, store, clock, warn_before_minutes=5)  # warned now
+    clock.advance(minutes=4)
+    assert (await run(novita_client, store, clock, warn_before_minutes=5)).entries[0].verdict == "keep"
+    clock.advance(minutes=1)
+    assert (await run(novita_client, store, clock, warn_before_minutes=5)).entries[0].verdict == "stopped"
 
 
 async def test_savings_accumulate_while_stopped_and_settle_on_the_next_start(

@@ -16,7 +16,7 @@ from novictl.novita import NovitaClient
 from novictl.store import StateStore
 from tests.fixtures.store import StoreFactory, sample_record
 
-SETTINGS = AutoStopSettings()  # idle 20m, grace 45m, warn 5m
+SETTINGS = AutoStopSettings(warn_before_minutes=0, activity=["pings"])  # idle 20m, grace 45m; stops at once
 
 
 @pytest.fixture
@@ -101,7 +101,7 @@ async def test_the_pending_warning_fires_once_per_idle_period(
     async def warnings() -> list[Any]:
         return await store.list_events(instance_id=instance_id, types=[events.AUTOSTOP_PENDING], limit=10)
 
-    await autostop(novita_client, store, clock)
+    await autostop(novita_client, store, clock, warn_before_minutes=5)
     (warning,) = await warnings()
     assert warning.data["stopAt"] == (clock.now() + timedelta(minutes=4)).isoformat()
     assert warning.data["keep"]["touch"] == f"novictl touch {instance_id}"
@@ -109,17 +109,17 @@ async def test_the_pending_warning_fires_once_per_idle_period(
     assert "novictl autostop pin" in warning.data["keep"]["pin"]
 
     clock.advance(minutes=2)
-    await autostop(novita_client, store, clock)
+    await autostop(novita_client, store, clock, warn_before_minutes=5)
     assert len(await warnings()) == 1  # same idle period: no second warning
 
     await record_ping(store, instance_id, at=clock.now(), source="test", clock=clock)
-    await autostop(novita_client, store, clock)
+    await autostop(novita_client, store, clock, warn_before_minutes=5)
     clock.advance(minutes=10)
-    await autostop(novita_client, store, clock)
+    await autostop(novita_client, store, clock, warn_before_minutes=5)
     assert len(await warnings()) == 1  # the ping reset it: not idle enough yet
 
     clock.advance(minutes=6)  # 16 minutes since the ping: a new idle period reaches its warning
-    await autostop(novita_client, store, clock)
+    await autostop(novita_client, store, clock, warn_before_minutes=5)
     assert len(await warnings()) == 2
     assert await stopped_by(store, instance_id) == []
     pending = [d for d in await store.list_deliveries() if d.event_type == events.AUTOSTOP_PENDING]

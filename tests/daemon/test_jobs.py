@@ -8,10 +8,13 @@ import uuid
 
 import pytest
 
+from novictl.core.clock import FrozenClock, utcnow
+from novictl.core.sync import SyncOptions, sync_instances
 from novictl.daemon.heartbeat import check_heartbeat
 from novictl.daemon.jobs import JobRunner, JobSchedule
 from novictl.daemon.service import Daemon
 from novictl.errors import StoreError
+from novictl.store import open_store
 from tests.fixtures.daemon import seed_running
 from tests.fixtures.redis_server import restart_redis_server, start_redis_server
 
@@ -20,12 +23,23 @@ pytestmark = pytest.mark.redis
 IDLE_AT_ONCE = {"autostop.idle_minutes": 0.01, "autostop.startup_grace_minutes": 0}
 
 
-async def test_two_daemons_on_one_redis_act_once_per_tick(daemon_settings, redis_url, emulator) -> None:
+async def test_two_daemons_on_one_redis_act_once_per_tick(
+    daemon_settings, redis_url, emulator, novita_client
+) -> None:
     ids = seed_running(emulator, 5)
     settings = daemon_settings(
         {"store.url": redis_url, "store.key_prefix": f"ha-{uuid.uuid4().hex[:8]}:", **IDLE_AT_ONCE}
     )
-    first, second = Daemon(settings, daemon_id="daemon-a"), Daemon(settings, daemon_id="daemon-b")
+    # Adopted an hour ago (auto-stop never stops on first sight).
+    clock = FrozenClock(utcnow())
+    store = await open_store(settings.store, clock=clock)
+    try:
+        await sync_instances(client=novita_client, store=store, options=SyncOptions(), clock=clock)
+    finally:
+        await store.close()
+    clock.advance(hours=1)
+    first = Daemon(settings, daemon_id="daemon-a", clock=clock)
+    second = Daemon(settings, daemon_id="daemon-b", clock=clock)
 
     outcomes_a = await first.run_once()
     outcomes_b = await second.run_once()
@@ -107,10 +121,12 @@ async def test_shutdown_cancels_a_long_autostop_run_after_it_records_what_it_sto
 ) -> None:
     import asyncio
 
-    harness = await daemon_harness(IDLE_AT_ONCE)
+    clock = FrozenClock(utcnow())
+    harness = await daemon_harness(IDLE_AT_ONCE, clock=clock)
     ctx = harness.ctx
     ids = seed_running(emulator, 2)
     assert (await harness.http.post("/api/instances/sync")).status_code == 200
+    clock.advance(hours=1)
     emulator.state.script_fault("slow", path="POST /gpu/instance/stop", seconds=30)  # one stop hangs
     runner = JobRunner(ctx, JobSchedule.from_settings(ctx.settings))
 

@@ -24,6 +24,15 @@ EVERY_STATUS = (
 )  # fmt: skip
 
 
+# Adopted instances count as active for a full threshold from first sight: here that is 6 ms, so the
+# auto-stop panels have idle instances to show (the daemon runs --dry-run; only the trigger test stops).
+WEB_DAEMON_ENV = {
+    "NOVICTL_AUTOSTOP__IDLE_MINUTES": "0.0001",
+    "NOVICTL_AUTOSTOP__STARTUP_GRACE_MINUTES": "0",
+    "NOVICTL_AUTOSTOP__WARN_BEFORE_MINUTES": "0",
+}
+
+
 def row_of(page, instance_id: str):
     return page.locator(f'#instance-rows tr[data-id="{instance_id}"]')
 
