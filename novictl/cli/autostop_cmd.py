@@ -151,6 +151,8 @@ def stats(ctx: typer.Context, json_output: JsonFlag = False) -> None:
         ("max runtime", "off" if max_runtime is None else _minutes(max_runtime)),
         ("dry run", "yes" if conf["dryRun"] else "no"),
         ("last run", _last_run(last)),
+        ("can act", _can_act(data["health"])),
+        ("gpu source", _gpu_source(data["health"], conf)),
         ("runs", counters["runs"]),
         ("stops so far", f"{counters['stops']} ({counters['maxRuntimeStops']} for max runtime)"),
         ("skipped (unknown state)", counters["skips"]),
@@ -173,20 +175,35 @@ def set_policy(
     ] = None,
     off: Annotated[bool, typer.Option("--off", help="Never auto-stop this instance.")] = False,
     default: Annotated[bool, typer.Option("--default", help="Back to the global threshold.")] = False,
+    activity: Annotated[
+        str | None,
+        typer.Option(
+            "--activity",
+            help="Signs of use read for it: pings, gpu, pings,gpu, or default (autostop.activity).",
+            metavar="SOURCES",
+        ),
+    ] = None,
     json_output: JsonFlag = False,
 ) -> None:
-    """Give one instance its own idle threshold (--idle 2h), turn auto-stop off for it (--off), or put it
-    back on the global setting (--default). Idle time counts afresh from now."""
-    from novictl.core.autostop import set_autostop_policy
+    """Give one instance its own idle threshold (--idle 2h), turn auto-stop off for it (--off), put it
+    back on the global setting (--default), or choose which signs of use count for it (--activity pings:
+    a job whose GPU sits busy for no reason). Idle time counts afresh from now."""
+    from novictl.core.autostop import set_autostop_activity, set_autostop_policy
 
-    if sum((idle is not None, off, default)) != 1:
-        raise UsageError("give exactly one of --idle DURATION, --off, --default")
+    threshold_changes = sum((idle is not None, off, default))
+    if threshold_changes > 1 or (threshold_changes == 0 and activity is None):
+        raise UsageError("give one of --idle DURATION, --off, --default (and/or --activity SOURCES)")
     # Whole minutes, rounded up: never stop earlier than asked.
     minutes = math.ceil(seconds(idle, "--idle") / 60) if idle is not None else None
+    sources = None if activity in (None, "default") else [s.strip() for s in (activity or "").split(",")]
     state = get_app(ctx)
 
     async def go(store: "StateStore", record: "InstanceRecord") -> "InstanceRecord":
-        return await set_autostop_policy(store, record.id, idle_minutes=minutes, off=off)
+        if activity is not None or default:
+            record = await set_autostop_activity(store, record.id, sources)
+        if threshold_changes:
+            record = await set_autostop_policy(store, record.id, idle_minutes=minutes, off=off)
+        return record
 
     _control(state, ref, go, json_output)
 
@@ -375,6 +392,18 @@ def _usd(amount: float) -> str:
     if 0 < amount < 0.01:
         return f"${amount:.4f}"
     return f"${amount:.2f}"
+
+
+def _can_act(health: dict[str, Any] | None) -> str:
+    if health is None:
+        return "not checked by a daemon yet"
+    return "yes" if health["ok"] else f"NO: {health['problem']}"
+
+
+def _gpu_source(health: dict[str, Any] | None, conf: dict[str, Any]) -> str:
+    if "gpu" not in conf["activity"]:
+        return "off (autostop.activity)"
+    return (health or {}).get("gpu") or "not read yet"
 
 
 def _minutes(minutes: float) -> str:

@@ -27,6 +27,7 @@ VERBS: list[str] = [
     "novictl.cli.products_cmd",
     "novictl.cli.balance_cmd",
     "novictl.cli.touch_cmd",
+    "novictl.cli.keepalive_cmd",
     "novictl.cli.emulator_cmd",
     "novictl.cli.demo_cmd",
     "novictl.cli.sync_cmd",

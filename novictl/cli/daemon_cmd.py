@@ -63,7 +63,9 @@ def daemon(
 
 @app.command("check")
 def check(ctx: typer.Context, json_output: JsonFlag = False) -> None:
-    """Exit 0 if a daemon sharing this store beat its heart recently (within 3 heartbeat intervals), else 1.
+    """Exit 0 if a daemon sharing this store beat its heart recently (within 3 heartbeat intervals) and its
+    last auto-stop check could act, else 1 (a stale heartbeat, or Novita refused the key, the store was
+    down, the last run failed).
 
     For monitoring: `novictl daemon check || alert`. Reads the heartbeat from the state store.
     """
@@ -87,11 +89,14 @@ def check(ctx: typer.Context, json_output: JsonFlag = False) -> None:
     elif result["daemonId"] is None:
         sys.stdout.write("no daemon heartbeat found in the state store\n")
     else:
-        word = "alive" if healthy else "STALE"
+        problem = result["autostopProblem"]
+        word = "alive" if healthy else "STALE" if problem is None else "CANNOT AUTO-STOP"
         sys.stdout.write(
             f"daemon {result['daemonId']}: {word}, last heartbeat {result['ageSeconds']}s ago "
             f"(limit {result['maxAgeSeconds']}s) at {result['address']}\n"
         )
+        if problem:
+            sys.stdout.write(f"auto-stop cannot act: {problem}\n")
     if not healthy:
         raise typer.Exit(1)
 

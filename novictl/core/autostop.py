@@ -14,6 +14,7 @@ from novictl.core.autostop_controls import (
     autostop_stats,
     pin_instance,
     policy_dict,
+    set_autostop_activity,
     set_autostop_policy,
     unpin_instance,
 )
@@ -76,6 +77,7 @@ __all__ = [
     "record_dry_run",
     "record_ping",
     "run_autostop",
+    "set_autostop_activity",
     "set_autostop_policy",
     "settle_saving",
     "unpin_instance",

@@ -12,6 +12,7 @@ from typing import Any
 
 from novictl.config.models import AutoStopSettings
 from novictl.core import events
+from novictl.core.autostop_health import read_autostop_health
 from novictl.core.autostop_runner import COUNTERS, LAST_RUN_META, OPEN_STOP_KEY, settle_saving
 from novictl.core.clock import Clock, SystemClock
 from novictl.core.durations import MAX_DURATION
@@ -24,6 +25,7 @@ __all__ = [
     "autostop_stats",
     "pin_instance",
     "policy_dict",
+    "set_autostop_activity",
     "set_autostop_policy",
     "unpin_instance",
 ]
@@ -57,6 +59,24 @@ async def set_autostop_policy(
         {"autostop_idle_minutes": None if off else idle_minutes, "autostop_disabled": off},
         clock,
     )
+
+
+ACTIVITY_SOURCES = ("pings", "gpu")
+
+
+async def set_autostop_activity(
+    store: StateStore, instance_id: str, activity: list[str] | None, *, clock: Clock | None = None
+) -> InstanceRecord:
+    """Choose the signs of use auto-stop reads for this instance (``None``: the global setting)."""
+    if activity is not None:
+        unknown = sorted(set(activity) - set(ACTIVITY_SOURCES))
+        if unknown or not activity:
+            raise UsageError(
+                f"unknown activity source {', '.join(unknown)}" if unknown else "name at least one source",
+                hint="choose from pings, gpu (comma-separated), or default",
+            )
+        activity = [source for source in ACTIVITY_SOURCES if source in activity]
+    return await _change(store, instance_id, {"autostop_activity": activity}, clock)
 
 
 async def pin_instance(
@@ -93,6 +113,7 @@ def policy_dict(record: InstanceRecord) -> dict[str, Any]:
         "name": record.name,
         "idleMinutes": record.autostop_idle_minutes,
         "disabled": record.autostop_disabled,
+        "activity": record.autostop_activity,
         "pinnedUntil": record.pinned_until.isoformat() if record.pinned_until else None,
         "policyChangedAt": record.policy_changed_at.isoformat() if record.policy_changed_at else None,
     }
@@ -129,7 +150,9 @@ async def autostop_stats(
         open_usd += ended if ended is not None else _saved_so_far(record, now)
         open_instances += 1
     settled = counters.get(COUNTERS["savings"], 0.0)
+    health = await read_autostop_health(store)
     return {
+        "health": None if health is None else health.to_dict(),
         "settings": {
             "enabled": settings.enabled,
             "idleMinutes": settings.idle_minutes,
@@ -138,6 +161,8 @@ async def autostop_stats(
             "warnBeforeMinutes": settings.warn_before_minutes,
             "maxRuntimeMinutes": settings.max_runtime_minutes,
             "dryRun": settings.dry_run if dry_run is None else dry_run,
+            "activity": list(settings.activity),
+            "gpuBusyPercent": settings.gpu_busy_percent,
         },
         "lastRun": last_run,
         "counters": {

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
-from novictl.core.autostop_policy import AutoStopEntry, AutoStopReport, GpuEvidence, judge
+from novictl.core.autostop_policy import AutoStopEntry, AutoStopReport, GpuEvidence, activity_of, judge
 from novictl.errors import NovitaError, NovitaNotFound
 
 if TYPE_CHECKING:
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from novictl.novita.client import NovitaClient
     from novictl.store.records import InstanceRecord
 
-__all__ = ["METRICS_CONCURRENCY", "GpuSource", "add_gpu_evidence", "gpu_candidates"]
+__all__ = ["METRICS_CONCURRENCY", "GpuSource", "add_gpu_evidence", "gpu_candidates", "read_gpu_evidence"]
 
 METRICS_CONCURRENCY = 16
 GpuSource = Literal["ok", "unavailable", "unreadable"]
@@ -35,9 +35,15 @@ def gpu_candidates(report: AutoStopReport) -> list[AutoStopEntry]:
     return [e for e in report.entries if e.verdict == "stop" or (e.verdict == "keep" and e.warn)]
 
 
-async def _read(
-    client: NovitaClient, entry: AutoStopEntry, now: datetime, busy_percent: float, gate: asyncio.Semaphore
+async def read_gpu_evidence(
+    client: NovitaClient,
+    entry: AutoStopEntry,
+    now: datetime,
+    busy_percent: float,
+    gate: asyncio.Semaphore | None = None,
 ) -> GpuEvidence:
+    """What the GPU says about one instance since ``entry.active_at`` (at most one threshold back)."""
+    gate = gate or asyncio.Semaphore(1)
     window = timedelta(seconds=entry.threshold_seconds or 0)
     start = now - window if entry.active_at is None else max(entry.active_at, now - window)
     if start >= now:
@@ -74,11 +80,17 @@ async def add_gpu_evidence(
     Returns the evidence per instance (the run's re-check before a stop uses it too) and how the source
     fared; ``None`` when nothing needed reading.
     """
-    candidates = [e for e in gpu_candidates(report) if e.instance_id in records]
+    candidates = [
+        e
+        for e in gpu_candidates(report)
+        if e.instance_id in records and "gpu" in activity_of(records[e.instance_id], settings)
+    ]
     if not candidates:
         return {}, None
     gate = asyncio.Semaphore(METRICS_CONCURRENCY)
-    found = await asyncio.gather(*(_read(client, entry, now, busy_percent, gate) for entry in candidates))
+    found = await asyncio.gather(
+        *(read_gpu_evidence(client, entry, now, busy_percent, gate) for entry in candidates)
+    )
     evidence = {entry.instance_id: item for entry, item in zip(candidates, found, strict=True)}
     index = {id(entry): position for position, entry in enumerate(report.entries)}
     for entry in candidates:

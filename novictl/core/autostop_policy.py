@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol, TypeAlias
 
+from novictl.core.clock import iso_or_none
 from novictl.core.durations import format_duration
 from novictl.core.records import RUNNING, TERMINATED
 from novictl.novita.models import Instance
@@ -40,6 +41,7 @@ __all__ = [
     "LiveState",
     "Unreadable",
     "Verdict",
+    "activity_of",
     "describe_autostop",
     "evaluate",
     "judge",
@@ -173,12 +175,12 @@ class AutoStopEntry:
             "verdict": self.verdict,
             "reason": self.reason,
             "trigger": self.trigger,
-            "activeAt": _iso(self.active_at),
-            "lastUsedAt": _iso(self.last_used_at),
+            "activeAt": iso_or_none(self.active_at),
+            "lastUsedAt": iso_or_none(self.last_used_at),
             "lastUsedSource": self.last_used_source,
             "idleSeconds": None if self.idle_seconds is None else round(self.idle_seconds, 3),
             "thresholdSeconds": self.threshold_seconds,
-            "stopAt": _iso(self.stop_at),
+            "stopAt": iso_or_none(self.stop_at),
             "pricePerHour": self.price_per_hour,
         }
 
@@ -247,6 +249,16 @@ class AutoStopReport:
         """JSON-ready, camelCase keys: the CLI's ``--json`` and the daemon's trigger route return this."""
         return {**self.summary(), "entries": [entry.to_dict() for entry in self.entries]}
 
+    def first_check_line(self) -> str:
+        """What a daemon's first check (warnings only) says: ``the first check would stop 3 instances
+        ($2.10/h) at 14:05 UTC`` — the ones to stop now and the ones just warned, unless used meanwhile."""
+        due = [e for e in self.entries if e.verdict == "stop" or (e.verdict == "keep" and e.warn)]
+        burn = sum(e.price_per_hour or 0.0 for e in due)
+        times = [max(e.stop_at, self.ran_at) for e in due if e.stop_at is not None]
+        when = _clock_time(max(times), self.ran_at) if times else "once warned"
+        noun = "instance" if len(due) == 1 else "instances"
+        return f"the first check would stop {len(due)} {noun} (${burn:.2f}/h) at {when}"
+
     def summary_line(self) -> str:
         """One line for logs: ``auto-stop: 2 stopped, 5 kept, 1 skipped (1 not running), 0 errors ($0.70/h
         no longer billed) in 0.31s``."""
@@ -278,10 +290,10 @@ class AutoStopView:
     def to_dict(self) -> dict[str, Any]:
         return {
             "label": self.label,
-            "eta": _iso(self.eta),
+            "eta": iso_or_none(self.eta),
             # Whole seconds, as the instance summary around it shows them.
             "idleSeconds": None if self.idle_seconds is None else round(self.idle_seconds),
-            "lastUsedAt": _iso(self.last_used_at),
+            "lastUsedAt": iso_or_none(self.last_used_at),
             "lastUsedSource": self.last_used_source,
             "thresholdSeconds": self.threshold_seconds,
         }
@@ -401,8 +413,9 @@ def _judge_running(
     started = _latest(record.last_started_at, live_started) or record.first_seen_at
     activity = [(record.first_seen_at, "first seen"), (started, "started")]
     used = "used" if not record.last_used_source else f"ping from {record.last_used_source}"
+    pings = "pings" in activity_of(record, settings)
     for when, what in (
-        (record.last_used_at, used),
+        (record.last_used_at if pings else None, used),
         (gpu.busy_at if gpu else None, f"gpu {gpu.busy_percent:.0f}%" if gpu and gpu.busy_percent else "gpu"),
         (record.policy_changed_at, "policy changed"),
         (record.pinned_until, "pin ended"),
@@ -477,6 +490,11 @@ def _judge_running(
     entry.reason = f"{why} ({note})" if note else why
 
 
+def activity_of(record: InstanceRecord, settings: AutoStopSettingsLike) -> Sequence[str]:
+    """The signs of use read for this instance: its own choice, else ``autostop.activity``."""
+    return record.autostop_activity if record.autostop_activity is not None else settings.activity
+
+
 def _latest(*times: datetime | None) -> datetime | None:
     known = [when for when in times if when is not None]
     return max(known) if known else None
@@ -488,7 +506,3 @@ def _clock_time(when: datetime, now: datetime) -> str:
     if when.date() == now.date():
         return when.strftime("%H:%M UTC")
     return when.strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _iso(when: datetime | None) -> str | None:
-    return None if when is None else when.isoformat()

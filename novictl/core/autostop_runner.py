@@ -122,12 +122,11 @@ async def plan_autostop(
         live = {instance.id: instance for instance in listed}
         report = evaluate(records, live, settings_autostop, now)
         by_id = {r.id: r for r in records}
-        gpu: dict[str, GpuEvidence] = {}
-        if "gpu" in settings_autostop.activity:
-            gpu, report.gpu_source = await add_gpu_evidence(
-                client, report, by_id, live, settings_autostop, now,
-                busy_percent=settings_autostop.gpu_busy_percent,
-            )  # fmt: skip
+        # Per instance: its own autostop.activity may name the GPU when the global one does not.
+        gpu, report.gpu_source = await add_gpu_evidence(
+            client, report, by_id, live, settings_autostop, now,
+            busy_percent=settings_autostop.gpu_busy_percent,
+        )  # fmt: skip
     report.duration_seconds = time.perf_counter() - started
     return AutoStopPlan(report, by_id, live, started, gpu)
 
@@ -142,10 +141,12 @@ async def run_autostop(
     page_size: int = 100,
     before_recheck: BeforeRecheck | None = None,
     lock_owner: str | None = None,
+    warn_only: bool = False,
 ) -> AutoStopReport:
     """One auto-stop run. ``dry_run`` (or ``settings_autostop.dry_run``) decides the same and acts on
     nothing, writes nothing. A real run holds :data:`AUTOSTOP_LOCK` throughout (``LockHeld`` when another
-    run has it); ``before_recheck``: see :func:`apply_autostop`."""
+    run has it); ``before_recheck``: see :func:`apply_autostop`. ``warn_only``: a real run that sends the
+    due warnings and stops nothing (reported as a dry run) — a daemon's first check on a new store."""
     if dry_run or settings_autostop.dry_run:
         with store.repairs_unsaved():
             plan = await plan_autostop(
@@ -159,7 +160,7 @@ async def run_autostop(
         )
         return await apply_autostop(
             plan, client=client, store=store, settings_autostop=settings_autostop, clock=clock,
-            before_recheck=before_recheck,
+            before_recheck=before_recheck, warn_only=warn_only,
         )  # fmt: skip
 
 
@@ -171,6 +172,7 @@ async def apply_autostop(
     settings_autostop: AutoStopSettingsLike,
     clock: Clock | None = None,
     before_recheck: BeforeRecheck | None = None,
+    warn_only: bool = False,
 ) -> AutoStopReport:
     """Act on a plan: re-check and stop its candidates, send due warnings, settle savings, account.
 
@@ -180,7 +182,9 @@ async def apply_autostop(
     as unreadable: nothing is stopped. The caller holds :func:`autostop_lock`.
     """
     with bulk_gc():  # the plan's 10,000 models stay alive until the run ends
-        return await _apply(plan, client, store, settings_autostop, clock or SystemClock(), before_recheck)
+        return await _apply(
+            plan, client, store, settings_autostop, clock or SystemClock(), before_recheck, warn_only
+        )
 
 
 async def _apply(
@@ -190,10 +194,11 @@ async def _apply(
     settings_autostop: AutoStopSettingsLike,
     clock: Clock,
     before_recheck: BeforeRecheck | None,
+    warn_only: bool = False,
 ) -> AutoStopReport:
     report = plan.report
-    report.dry_run = False
-    candidates = {entry.instance_id: entry for entry in plan.candidates}
+    report.dry_run = warn_only
+    candidates = {} if warn_only else {entry.instance_id: entry for entry in plan.candidates}
     warned = {e.instance_id: e for e in report.by_verdict("keep") if e.warn}
     settling = [r.id for r in plan.records.values() if OPEN_STOP_KEY in r.extra]
     counters: dict[str, float] = {COUNTERS["runs"]: 1}

@@ -5,12 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-__all__ = ["Clock", "FrozenClock", "SystemClock", "as_utc", "utcnow"]
+__all__ = ["Clock", "FrozenClock", "SystemClock", "as_utc", "iso_or_none", "utcnow"]
 
 
 def utcnow() -> datetime:
     """The current time, timezone-aware UTC."""
     return datetime.now(UTC)
+
+
+def iso_or_none(when: datetime | None) -> str | None:
+    """ISO-8601 for JSON answers; ``None`` stays ``None``."""
+    return None if when is None else when.isoformat()
 
 
 def as_utc(when: datetime) -> datetime:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from novictl.core.clock import as_utc
+from novictl.core.clock import as_utc, iso_or_none
 from novictl.core.durations import format_duration
 from novictl.store.outbox import Delivery
 from novictl.store.records import Event, InstanceRecord
@@ -94,10 +94,6 @@ WEBHOOK_TYPES: frozenset[str] = frozenset({
 STOPPED_BY: tuple[str, ...] = ("user", "autostop", "stop-all", "max-runtime")
 
 
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
 def instance_snapshot(record: InstanceRecord) -> dict[str, Any]:
     """The instance as a webhook receiver sees it (camelCase; never its webhook URL)."""
     return {
@@ -109,11 +105,11 @@ def instance_snapshot(record: InstanceRecord) -> dict[str, Any]:
         "productName": record.product_name,
         "gpuCount": record.gpu_count,
         "pricePerHour": record.price_per_hour,
-        "lastStartedAt": _iso(record.last_started_at),
-        "lastStoppedAt": _iso(record.last_stopped_at),
-        "lastUsedAt": _iso(record.last_used_at),
+        "lastStartedAt": iso_or_none(record.last_started_at),
+        "lastStoppedAt": iso_or_none(record.last_stopped_at),
+        "lastUsedAt": iso_or_none(record.last_used_at),
         "stoppedBy": record.stopped_by,
-        "pinnedUntil": _iso(record.pinned_until),
+        "pinnedUntil": iso_or_none(record.pinned_until),
     }
 
 

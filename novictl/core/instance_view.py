@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from novictl.core.autostop_policy import AutoStopSettingsLike, describe_autostop
+from novictl.core.clock import iso_or_none
 from novictl.core.durations import format_duration
 from novictl.core.records import RUNNING, data_kept_until
 from novictl.redact import mask_url
@@ -23,10 +24,6 @@ __all__ = [
     "mask_webhook",
     "money",
 ]
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 def ago(when: datetime | None, now: datetime, *, never: str = "never") -> str:
@@ -67,17 +64,17 @@ def instance_summary(record: InstanceRecord, now: datetime, autostop: AutoStopSe
         "region": record.region,
         "pricePerHour": record.price_per_hour,
         "billingMode": record.billing_mode,
-        "createdAt": _iso(record.created_at),
-        "lastStartedAt": _iso(record.last_started_at),
-        "lastStoppedAt": _iso(record.last_stopped_at),
-        "lastUsedAt": _iso(record.last_used_at),
+        "createdAt": iso_or_none(record.created_at),
+        "lastStartedAt": iso_or_none(record.last_started_at),
+        "lastStoppedAt": iso_or_none(record.last_stopped_at),
+        "lastUsedAt": iso_or_none(record.last_used_at),
         "lastUsedSource": record.last_used_source,
         "idleSeconds": None if idle is None else round(idle),
         "stoppedBy": record.stopped_by,
         "stoppedPricePerHour": record.stopped_price_per_hour,
-        "dataKeptUntil": _iso(data_kept_until(record)),
-        "spotReclaimAt": _iso(record.spot_reclaim_at) if record.spot_status == "notified" else None,
-        "lastSyncedAt": _iso(record.last_synced_at),
+        "dataKeptUntil": iso_or_none(data_kept_until(record)),
+        "spotReclaimAt": iso_or_none(record.spot_reclaim_at) if record.spot_status == "notified" else None,
+        "lastSyncedAt": iso_or_none(record.last_synced_at),
         "autoStop": outlook.to_dict(),
     }
 
@@ -106,12 +103,12 @@ def instance_detail(
             "memoryGb": live.memory if live else None,
             "rootfsSizeGb": live.rootfs_size if live else None,
             "statusError": error.message if error and error.message else None,
-            "firstSeenAt": _iso(record.first_seen_at),
+            "firstSeenAt": iso_or_none(record.first_seen_at),
             "webhookUrl": mask_webhook(record.webhook_url),
             "autostop": {
                 "idleMinutes": record.autostop_idle_minutes,
                 "disabled": record.autostop_disabled,
-                "pinnedUntil": _iso(record.pinned_until),
+                "pinnedUntil": iso_or_none(record.pinned_until),
             },
         }
     )

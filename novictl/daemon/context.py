@@ -21,6 +21,7 @@ T = TypeVar("T")
 
 if TYPE_CHECKING:
     from novictl.config import Settings
+    from novictl.core.autostop_health import AutoStopHealth
     from novictl.core.clock import Clock
     from novictl.novita.client import NovitaClient
     from novictl.store.base import StateStore
@@ -63,6 +64,8 @@ class DaemonContext:
     scheduler: SchedulerStatus = field(default_factory=SchedulerStatus)
     last_autostop_check: dict[str, Any] | None = None
     """This daemon's latest scheduled auto-stop summary (dry runs included)."""
+    autostop_health: AutoStopHealth | None = None
+    """Whether this daemon's latest scheduled auto-stop could act (``/health`` says so)."""
     acting: set[asyncio.Task[Any]] = field(default_factory=set)
     """Actions started over HTTP that must run to the end (see :meth:`outlive_request`)."""
 

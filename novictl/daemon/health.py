@@ -46,6 +46,8 @@ async def health_report(ctx: DaemonContext) -> tuple[int, dict[str, Any]]:
         checks["scheduler"] = "ok (not scheduled in this process)"
     else:
         checks["scheduler"] = "ok" if ctx.scheduler.running else "stopped"
+    autostop = ctx.autostop_health
+    checks["autostop"] = "ok (not checked yet)" if autostop is None else autostop.problem or "ok"
     healthy = all(value.startswith("ok") for value in checks.values())
     body = {
         "status": "ok" if healthy else "degraded",
@@ -56,5 +58,7 @@ async def health_report(ctx: DaemonContext) -> tuple[int, dict[str, Any]]:
         "daemonId": ctx.daemon_id,
         "startedAt": ctx.started_at.isoformat(),
         "bufferedPings": len(ctx.pings),
+        # Said, not failed on: without GPU metrics auto-stop still acts on pings.
+        "gpuSource": (autostop.gpu_unavailable or autostop.gpu_source) if autostop else None,
     }
     return (200 if healthy else 503), body

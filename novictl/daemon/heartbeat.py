@@ -57,15 +57,22 @@ class HeartbeatCheck:
     latest: Heartbeat | None
     age_seconds: float | None
     max_age_seconds: float
+    autostop_problem: str | None = None
+    """Why the daemon's last auto-stop attempt could not act (a refused key, the store, a failed run)."""
+
+    @property
+    def healthy(self) -> bool:
+        return self.fresh and self.autostop_problem is None
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "healthy": self.fresh,
+            "healthy": self.healthy,
             "daemonId": self.latest.daemon_id if self.latest else None,
             "lastHeartbeatAt": self.latest.at.isoformat() if self.latest else None,
             "ageSeconds": None if self.age_seconds is None else round(self.age_seconds, 3),
             "maxAgeSeconds": self.max_age_seconds,
             "address": self.latest.address if self.latest else None,
+            "autostopProblem": self.autostop_problem,
         }
 
 
@@ -76,11 +83,15 @@ async def write_heartbeat(store: StateStore, beat: Heartbeat) -> None:
 
 
 async def check_heartbeat(store: StateStore, *, now: datetime, heartbeat_seconds: float) -> HeartbeatCheck:
-    """Fresh when the latest beat is younger than ``3 * heartbeat_seconds``."""
+    """Fresh when the latest beat is younger than ``3 * heartbeat_seconds``; healthy when fresh and the
+    last auto-stop attempt could act."""
+    from novictl.core.autostop_health import read_autostop_health
+
     max_age = FRESH_FACTOR * heartbeat_seconds
     raw = await store.get_meta(LATEST_HEARTBEAT_KEY)
     latest = Heartbeat.from_json(raw) if raw else None
     if latest is None:
         return HeartbeatCheck(False, None, None, max_age)
     age = (now - latest.at) / timedelta(seconds=1)
-    return HeartbeatCheck(age <= max_age, latest, age, max_age)
+    autostop = await read_autostop_health(store)
+    return HeartbeatCheck(age <= max_age, latest, age, max_age, autostop.problem if autostop else None)

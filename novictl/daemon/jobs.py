@@ -19,11 +19,12 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from novictl import __version__
+from novictl.core.autostop_health import AutoStopHealth, why_it_cannot_act
 from novictl.core.webhooks import WebhookSender
 from novictl.daemon.heartbeat import Heartbeat, write_heartbeat
 from novictl.daemon.operations import run_scheduled_autostop, run_sync
 from novictl.daemon.settle import SETTLE_POLL_SECONDS
-from novictl.errors import LockHeld, NovictlError, StoreError
+from novictl.errors import LockHeld, NovictlError, NovitaAuthError, StoreError
 
 if TYPE_CHECKING:
     from novictl.config import Settings
@@ -86,13 +87,32 @@ class JobRunner:
         self.webhooks_sender = WebhookSender(ctx.store, ctx.settings.webhook, clock=ctx.clock)
         ctx.metrics.watch_webhooks(self.webhooks_sender.outcome_counts)
         self._webhook_pass: asyncio.Future[JobOutcome] | None = None
+        self._failures: dict[JobName, BaseException] = {}
+        self._checked = False
 
     async def sync(self) -> JobOutcome:
         seconds = self.schedule.sync_seconds or self.schedule.autostop_seconds
-        return await self._locked("sync", seconds, self._sync)
+        outcome = await self._locked("sync", seconds, self._sync)
+        if isinstance(self._failures.get("sync"), NovitaAuthError):
+            await self._cannot_act(self._failures["sync"])  # a revoked key stops auto-stop too
+        return outcome
 
     async def autostop(self) -> JobOutcome:
-        return await self._locked("autostop", self.schedule.autostop_seconds, self._autostop)
+        outcome = await self._locked("autostop", self.schedule.autostop_seconds, self._autostop)
+        if outcome == "failed":
+            await self._cannot_act(self._failures["autostop"])
+        return outcome
+
+    async def _cannot_act(self, error: BaseException) -> None:
+        """Say (on ``/health``, and in the store for ``daemon check`` and ``stats``) why auto-stop
+        cannot act; the next run that can clears it."""
+        last = self.ctx.autostop_health
+        health = AutoStopHealth(
+            self.ctx.clock.now(), why_it_cannot_act(error), last.gpu_source if last else None
+        )
+        self.ctx.autostop_health = health
+        with contextlib.suppress(StoreError):  # the store being down is the problem, said on /health
+            await health.save(self.ctx.store)
 
     async def purge(self) -> JobOutcome:
         return await self._locked("purge", self.schedule.purge_seconds, self._purge)
@@ -157,7 +177,8 @@ class JobRunner:
 
     async def _autostop(self) -> None:
         # run_scheduled_autostop logs the run's one-line summary.
-        self.ctx.last_autostop_check = await run_scheduled_autostop(self.ctx)
+        first, self._checked = not self._checked, True
+        self.ctx.last_autostop_check = await run_scheduled_autostop(self.ctx, first=first)
 
     async def _settle(self) -> None:
         read = await self.ctx.settler.sweep()
@@ -214,6 +235,7 @@ class JobRunner:
         task = asyncio.current_task()
         if task is not None:
             self._running.add(task)
+        self._failures.pop(job, None)
         try:
             await work()
         except (_Skipped, LockHeld):
@@ -221,13 +243,16 @@ class JobRunner:
             log.debug("%s: another daemon has this tick", job)
         except StoreError as error:
             outcome = "failed"
+            self._failures[job] = error
             self.ctx.metrics.store_errors.inc()
             log.warning("%s skipped: the state store is unavailable: %s", job, error.message)
         except NovictlError as error:
             outcome = "failed"
+            self._failures[job] = error
             log.warning("%s failed: %s", job, error.message)
-        except Exception:
+        except Exception as error:
             outcome = "failed"
+            self._failures[job] = error
             log.exception("%s failed unexpectedly", job)
         finally:
             self._running.discard(task)

@@ -41,7 +41,7 @@ async def run_sync(
     return result.to_dict()
 
 
-async def run_autostop_check(ctx: DaemonContext, *, dry_run: bool) -> AutoStopReport:
+async def run_autostop_check(ctx: DaemonContext, *, dry_run: bool, warn_only: bool = False) -> AutoStopReport:
     """One auto-stop run, logged in one line. Buffered pings are written before the plan and again right
     before the candidates are re-read: every ping acknowledged before the re-check counts. A real run
     holds the store's auto-stop lock (``LockHeld``, HTTP 409, while another run has it)."""
@@ -57,21 +57,31 @@ async def run_autostop_check(ctx: DaemonContext, *, dry_run: bool) -> AutoStopRe
         page_size=ctx.settings.novita.page_size,
         before_recheck=ctx.pings.flush,
         lock_owner=ctx.daemon_id,
+        warn_only=warn_only,
     )
     count_autostop_report(ctx, report)
     log.info("%s", report.summary_line())
     return report
 
 
-async def run_scheduled_autostop(ctx: DaemonContext) -> dict[str, Any]:
+async def run_scheduled_autostop(ctx: DaemonContext, *, first: bool = False) -> dict[str, Any]:
     """The scheduled check: real unless the daemon or the settings say dry run. Returns the summary.
 
-    A scheduled dry run (``novictl daemon --dry-run``) is recorded as the last run, marked dry."""
-    from novictl.core.autostop_runner import record_dry_run
+    A scheduled dry run (``novictl daemon --dry-run``) is recorded as the last run, marked dry. The
+    ``first`` check of a daemon on a store that never ran one sends the due warnings and stops nothing:
+    a daemon pointed at an account full of old instances says what it will stop, and when, first."""
+    from novictl.core.autostop_health import AutoStopHealth
+    from novictl.core.autostop_runner import LAST_RUN_META, record_dry_run
 
-    report = await run_autostop_check(ctx, dry_run=ctx.autostop_dry_run)
-    if report.dry_run:
+    warn_only = first and not ctx.autostop_dry_run and await ctx.store.get_meta(LAST_RUN_META) is None
+    report = await run_autostop_check(ctx, dry_run=ctx.autostop_dry_run, warn_only=warn_only)
+    if warn_only:
+        log.warning("%s", report.first_check_line())
+    elif report.dry_run:
         await record_dry_run(ctx.store, report)
+    problem = f"last run failed: {report.errors[0]}" if report.errors else None
+    ctx.autostop_health = AutoStopHealth(ctx.clock.now(), problem, report.gpu_source)
+    await ctx.autostop_health.save(ctx.store)
     return {"summary": report.summary_line(), **report.summary()}
 
 

@@ -64,6 +64,8 @@ class InstanceRecord(BaseModel):
     """Kept out of reprs: webhook URLs (Slack's, for one) are secrets in themselves."""
     autostop_idle_minutes: int | None = None
     autostop_disabled: bool = False
+    autostop_activity: list[str] | None = None
+    """This instance's signs of use (``pings``, ``gpu``) when not the global ``autostop.activity``."""
     policy_changed_at: UtcDatetime | None = None
     pinned_until: UtcDatetime | None = None
     pinned_at: UtcDatetime | None = None

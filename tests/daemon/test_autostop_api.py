@@ -124,7 +124,7 @@ async def test_only_real_runs_and_scheduled_dry_runs_are_the_last_run(daemon_har
 
 
 async def test_one_log_line_per_run(daemon_harness, emulator) -> None:
-    harness, _, _ = await idle_world(daemon_harness, emulator)
+    harness, clock, _ = await idle_world(daemon_harness, emulator)
     lines: list[str] = []
 
     class Collect(logging.Handler):
@@ -136,11 +136,19 @@ async def test_one_log_line_per_run(daemon_harness, emulator) -> None:
     level = logger.level
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
+    runner = JobRunner(harness.ctx, JobSchedule.from_settings(harness.settings))
     try:
-        assert await JobRunner(harness.ctx, JobSchedule.from_settings(harness.settings)).autostop() == "ran"
+        assert await runner.autostop() == "ran"  # a new store's first check: warnings only
+        first = list(lines)
+        lines.clear()
+        clock.advance(minutes=5)
+        assert await runner.autostop() == "ran"
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)
+    assert [line for line in first if line.startswith("auto-stop")] == [first[-2]]
+    assert first[-2].startswith("auto-stop (dry run): 1 would stop")
+    assert first[-1].startswith("the first check would stop 1 instance ($")
     summaries = [line for line in lines if line.startswith("auto-stop")]
     assert len(summaries) == 1, lines
     assert summaries[0].startswith("auto-stop: 1 stopped")

@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 
+from novictl.core.autostop import run_autostop
 from novictl.core.clock import FrozenClock, utcnow
 from novictl.core.sync import SyncOptions, sync_instances
 from novictl.daemon.heartbeat import check_heartbeat
@@ -35,6 +36,10 @@ async def test_two_daemons_on_one_redis_act_once_per_tick(
     store = await open_store(settings.store, clock=clock)
     try:
         await sync_instances(client=novita_client, store=store, options=SyncOptions(), clock=clock)
+        # And a run then (nothing stopped on first sight): the runs below are not a new store's first.
+        await run_autostop(
+            client=novita_client, store=store, settings_autostop=settings.autostop, clock=clock, dry_run=False
+        )
     finally:
         await store.close()
     clock.advance(hours=1)
@@ -103,6 +108,12 @@ async def test_redis_outage_refuses_pings_skips_autostop_and_recovers(
         assert await ctx.pings.flush() == 1  # the acknowledged ping reaches the store
         await ctx.pings.probe()
         assert (await harness.http.put(f"/api/instances/{instance_id}/last-used")).status_code == 200
+        # The store answers again, but auto-stop's last attempt failed: degraded until a run can act.
+        health = await harness.http.get("/health")
+        assert health.status_code == 503
+        assert health.json()["checks"]["store"] == "ok"
+        assert health.json()["checks"]["autostop"].startswith("store unavailable")
+        assert await runner.autostop() == "ran"
         assert (await harness.http.get("/health")).status_code == 200
         await ctx.pings.flush()
         stored = await ctx.store.get(instance_id)
@@ -126,6 +137,8 @@ async def test_shutdown_cancels_a_long_autostop_run_after_it_records_what_it_sto
     ctx = harness.ctx
     ids = seed_running(emulator, 2)
     assert (await harness.http.post("/api/instances/sync")).status_code == 200
+    # A real run at adoption (it stops nothing on first sight): the scheduled one below is not the first.
+    assert (await harness.http.post("/api/instances/auto-stop/trigger", json={"dryRun": False})).is_success
     clock.advance(hours=1)
     emulator.state.script_fault("slow", path="POST /gpu/instance/stop", seconds=30)  # one stop hangs
     runner = JobRunner(ctx, JobSchedule.from_settings(ctx.settings))

@@ -267,7 +267,7 @@ async def test_health_metrics_version_and_openapi(daemon_harness, emulator) -> N
     assert health.status_code == 200
     body = health.json()
     assert body["status"] == "ok"
-    assert set(body["checks"]) == {"store", "novita", "scheduler"}
+    assert set(body["checks"]) == {"store", "novita", "scheduler", "autostop"}
     assert body["lastSync"]["adopted"] == 1
     assert "changes" not in body["lastSync"]  # counts only; the per-instance list is the sync route's
     assert body["version"]

@@ -12,7 +12,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 from novictl.core.autostop_policy import AutoStopSettingsLike
-from novictl.core.clock import as_utc
+from novictl.core.clock import as_utc, iso_or_none
 from novictl.store.records import Event, InstanceRecord
 
 __all__ = [
@@ -115,10 +115,6 @@ class CreateBody(_Body):
     allow_duplicate_name: bool = False
 
 
-def _iso(when: datetime | None) -> str | None:
-    return when.isoformat() if when is not None else None
-
-
 def record_view(
     record: InstanceRecord, autostop: AutoStopSettingsLike, now: datetime, *, detail: bool = False
 ) -> dict[str, Any]:
@@ -130,8 +126,8 @@ def record_view(
     data.update(
         {
             "instanceId": record.id,
-            "terminatedAt": _iso(record.terminated_at),
-            "pinnedUntil": _iso(record.pinned_until),
+            "terminatedAt": iso_or_none(record.terminated_at),
+            "pinnedUntil": iso_or_none(record.pinned_until),
         }
     )
     return data
