@@ -1,13 +1,17 @@
 """Auto-stop at scale: 10,000 running instances in the emulator, 1% idle, one real ``autostop run``.
 
-Prints wall time, Novita calls (expected: list pages + 2 per idle instance, a GET and a stop) and store
-calls (expected: a constant few, plus the lifecycle stop's own record and event writes per idle instance),
-on SQLite and on a real Redis (with its round trips). Target on a 2-core machine: <= 2 s wall.
+Prints wall time, Novita calls (expected: list pages + 3 per idle instance: a GPU metrics read, a GET and a
+stop) and store calls (expected: a constant few, plus the lifecycle stop's own record and event writes per
+idle instance), on SQLite and on a real Redis (with its round trips). Target on a 2-core machine: <= 2 s
+wall. It also times the plan with pings alone (auto-stop before GPU activity) against pings + GPU: metrics
+are read only for the ping-idle instances, so the ratio should stay within 1.5x.
 
     .venv/bin/python bench/autostop_scale.py [--instances 10000] [--idle-share 0.01] [--redis-url redis://…]
 
 The emulator runs as its own process (``novictl emulator``), as Novita would. Idleness is seeded by writing
-last-used pings into the store directly: the idle ones were last used 2 hours ago, the others a minute ago.
+last-used pings into the store directly: the idle ones were last used 2 hours ago, the others a minute ago;
+every record is backdated to a first sight a day ago (auto-stop never stops on first sight), and the warning
+gate is off (``warn_before_minutes = 0``) so that the one run measures the stops.
 """
 
 from __future__ import annotations
@@ -84,11 +88,21 @@ async def run_once(
         }
         pings.update({i: (now - timedelta(hours=2), "bench") for i in idle})
         await store.update_last_used(pings)
+        yesterday = now - timedelta(days=1)
+        records = await store.get_all()
+        await store.put_many(
+            [r.model_copy(update={"first_seen_at": yesterday}) for r in records], fields=["first_seen_at"]
+        )
+
+        settings = AutoStopSettings(warn_before_minutes=0)
+        pings_only = settings.model_copy(update={"activity": ["pings"]})
+        started = time.perf_counter()
+        await plan_autostop(client=client, store=store, settings_autostop=pings_only)
+        plan_pings = time.perf_counter() - started
 
         emulator.reset_calls()
         counting = CountingStore(store)
         trips_before = getattr(store, "round_trips", None)
-        settings = AutoStopSettings()
         started = time.perf_counter()
         # run_autostop is exactly these two steps; timed apart to show where the time goes.
         plan = await plan_autostop(client=client, store=counting, settings_autostop=settings)
@@ -100,6 +114,7 @@ async def run_once(
         pages = calls.get("GET /gpu/instances", 0)
         gets = calls.get("GET /gpu/instance", 0)
         stops = calls.get("POST /gpu/instance/stop", 0)
+        metrics = calls.get("GET /metrics/gpu/instance", 0)
         totals = report.totals
         print(
             f"{label:7} {wall:5.2f}s (read+judge {planned:.2f}s, re-check+stop {wall - planned:.2f}s)  "
@@ -108,8 +123,14 @@ async def run_once(
             flush=True,
         )
         print(
-            f"        novita calls={sum(calls.values())} (list pages={pages}, GET={gets}, stop={stops}; "
-            f"expected {pages + 2 * len(idle)})  store calls={sum(counting.calls.values())} "
+            f"        plan with pings only {plan_pings:.2f}s, with pings + gpu {planned:.2f}s: "
+            f"{planned / plan_pings:.2f}x (target <= 1.5x); metrics calls={metrics} "
+            f"(expected {len(idle)}, the ping-idle instances only)",
+            flush=True,
+        )
+        print(
+            f"        novita calls={sum(calls.values())} (list pages={pages}, metrics={metrics}, GET={gets}, "
+            f"stop={stops}; expected {pages + 3 * len(idle)})  store calls={sum(counting.calls.values())} "
             f"({dict(counting.calls)})"
             + (
                 f"  redis round trips={getattr(store, 'round_trips', 0) - trips_before}"

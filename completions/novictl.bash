@@ -5,18 +5,19 @@ _novictl_completion() {
     for ((i = 1; i < COMP_CWORD; i++)); do
         word="${COMP_WORDS[i]}"
         case "$cmd_path/$word" in
-            /autostop|/balance|/completion|/config|/create|/daemon|/delete|/demo|/emulator|/events|/list|/products|/restart|/show|/start|/stop|/stop-all|/sync|/touch|/webhooks|/ls|/rm|/autostop/check|/autostop/pin|/autostop/run|/autostop/set|/autostop/stats|/autostop/unpin|/completion/names|/completion/script|/completion/write|/config/init|/config/path|/config/show|/daemon/check|/daemon/systemd-unit|/webhooks/status|/webhooks/test) cmd_path="$cmd_path/$word" ;;
+            /autostop|/balance|/completion|/config|/create|/daemon|/delete|/demo|/emulator|/events|/keepalive|/list|/products|/restart|/show|/start|/stop|/stop-all|/sync|/touch|/webhooks|/ls|/rm|/autostop/check|/autostop/pin|/autostop/run|/autostop/set|/autostop/stats|/autostop/unpin|/autostop/why|/completion/names|/completion/script|/completion/write|/config/init|/config/path|/config/show|/daemon/check|/daemon/systemd-unit|/webhooks/status|/webhooks/test) cmd_path="$cmd_path/$word" ;;
         esac
     done
     case "$cmd_path" in
-        "") candidates="autostop balance completion config create daemon delete demo emulator events list products restart show start stop stop-all sync touch webhooks --config --debug --help --json --no-color --verbose --version" ;;
-        "/autostop") candidates="check pin run set stats unpin --help" ;;
+        "") candidates="autostop balance completion config create daemon delete demo emulator events keepalive list products restart show start stop stop-all sync touch webhooks --config --debug --help --json --no-color --verbose --version" ;;
+        "/autostop") candidates="check pin run set stats unpin why --help" ;;
         "/autostop/check") candidates="--dry-run --fail-on-idle --help --json" ;;
         "/autostop/pin") candidates="--for --help --json --until"; instances=1 ;;
         "/autostop/run") candidates="--help --json --yes" ;;
-        "/autostop/set") candidates="--default --help --idle --json --off"; instances=1 ;;
+        "/autostop/set") candidates="--activity --default --help --idle --json --off"; instances=1 ;;
         "/autostop/stats") candidates="--help --json" ;;
         "/autostop/unpin") candidates="--help --json"; instances=1 ;;
+        "/autostop/why") candidates="--help --json"; instances=1 ;;
         "/balance") candidates="--help --json" ;;
         "/completion") candidates="names script write --help" ;;
         "/completion/names") candidates="--help" ;;
@@ -34,6 +35,7 @@ _novictl_completion() {
         "/demo") candidates="--help --step-delay" ;;
         "/emulator") candidates="--api-key --drop-rate --fault-rate --help --host --instances --latency --metrics-interval --metrics-lag --paging --port --rate-429 --seed --slow-for --slow-rate --step-delay" ;;
         "/events") candidates="--follow --help --instance --json --limit --since --type" ;;
+        "/keepalive") candidates="--daemon-url --every --help --instance --source" ;;
         "/list") candidates="--all --help --json --name --quiet --refresh --status" ;;
         "/ls") candidates="--all --help --json --name --quiet --refresh --status" ;;
         "/products") candidates="--available --billing --gpu --gpus --help --json --region" ;;

@@ -6,15 +6,15 @@ function __novictl_candidates
     set -l cmd_path ""
     for word in $tokens
         switch "$cmd_path/$word"
-            case /autostop /balance /completion /config /create /daemon /delete /demo /emulator /events /list /products /restart /show /start /stop /stop-all /sync /touch /webhooks /ls /rm /autostop/check /autostop/pin /autostop/run /autostop/set /autostop/stats /autostop/unpin /completion/names /completion/script /completion/write /config/init /config/path /config/show /daemon/check /daemon/systemd-unit /webhooks/status /webhooks/test
+            case /autostop /balance /completion /config /create /daemon /delete /demo /emulator /events /keepalive /list /products /restart /show /start /stop /stop-all /sync /touch /webhooks /ls /rm /autostop/check /autostop/pin /autostop/run /autostop/set /autostop/stats /autostop/unpin /autostop/why /completion/names /completion/script /completion/write /config/init /config/path /config/show /daemon/check /daemon/systemd-unit /webhooks/status /webhooks/test
                 set cmd_path "$cmd_path/$word"
         end
     end
     switch "$cmd_path"
         case ''
-            printf '%s\n' autostop balance completion config create daemon delete demo emulator events list products restart show start stop stop-all sync touch webhooks --config --debug --help --json --no-color --verbose --version
+            printf '%s\n' autostop balance completion config create daemon delete demo emulator events keepalive list products restart show start stop stop-all sync touch webhooks --config --debug --help --json --no-color --verbose --version
         case '/autostop'
-            printf '%s\n' check pin run set stats unpin --help
+            printf '%s\n' check pin run set stats unpin why --help
         case '/autostop/check'
             printf '%s\n' --dry-run --fail-on-idle --help --json
         case '/autostop/pin'
@@ -23,11 +23,14 @@ function __novictl_candidates
         case '/autostop/run'
             printf '%s\n' --help --json --yes
         case '/autostop/set'
-            printf '%s\n' --default --help --idle --json --off
+            printf '%s\n' --activity --default --help --idle --json --off
             novictl completion names 2>/dev/null
         case '/autostop/stats'
             printf '%s\n' --help --json
         case '/autostop/unpin'
+            printf '%s\n' --help --json
+            novictl completion names 2>/dev/null
+        case '/autostop/why'
             printf '%s\n' --help --json
             novictl completion names 2>/dev/null
         case '/balance'
@@ -65,6 +68,8 @@ function __novictl_candidates
             printf '%s\n' --api-key --drop-rate --fault-rate --help --host --instances --latency --metrics-interval --metrics-lag --paging --port --rate-429 --seed --slow-for --slow-rate --step-delay
         case '/events'
             printf '%s\n' --follow --help --instance --json --limit --since --type
+        case '/keepalive'
+            printf '%s\n' --daemon-url --every --help --instance --source
         case '/list'
             printf '%s\n' --all --help --json --name --quiet --refresh --status
         case '/ls'

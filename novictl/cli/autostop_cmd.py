@@ -2,6 +2,7 @@
 
 import math
 import sys
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
@@ -13,6 +14,7 @@ from novictl.errors import UsageError
 
 if TYPE_CHECKING:
     from novictl.core.autostop import AutoStopEntry, AutoStopReport
+    from novictl.core.autostop_why import AutoStopExplanation
     from novictl.novita.client import NovitaClient
     from novictl.store.base import StateStore
     from novictl.store.records import InstanceRecord
@@ -62,6 +64,87 @@ def check(
     print_report(state, report, as_json=state.wants_json(json_output))
     if fail_on_idle and report.by_verdict("stop"):
         _exit_failed()
+
+
+@app.command("why")
+def why(ctx: typer.Context, ref: RefArgument, json_output: JsonFlag = False) -> None:
+    """Explain auto-stop's verdict on one instance: each activity source's latest sign of use and where
+    it came from, the threshold and how it was made, pin, max runtime, the warning sent, the next check.
+
+    Reads Novita's live state and GPU metrics for it (with an API key), as a run would; acts on nothing.
+    """
+    from novictl.core.autostop_why import explain_autostop
+    from novictl.errors import ConfigError
+
+    state = get_app(ctx)
+    settings = state.settings.autostop
+
+    async def go() -> "AutoStopExplanation":
+        async with state.open_store() as store:
+            record = await resolve_record(state, store, ref)
+            try:
+                client = state.novita_client()
+            except ConfigError:
+                return await explain_autostop(
+                    record,
+                    store=store,
+                    client=None,
+                    settings=settings,
+                    check_interval=settings.check_interval,
+                )
+            async with client:
+                return await explain_autostop(
+                    record,
+                    store=store,
+                    client=client,
+                    settings=settings,
+                    check_interval=settings.check_interval,
+                )
+
+    explained = run_async(go())
+    if state.wants_json(json_output):
+        print_json(explained.to_dict())
+        return
+    print_table(state, ["", "auto-stop"], _why_rows(explained), show_header=False)
+
+
+def _why_rows(explained: "AutoStopExplanation") -> list[tuple[str, str]]:
+    from novictl.core.durations import format_duration
+    from novictl.core.instance_view import ago
+
+    entry, record, now = explained.entry, explained.record, explained.now
+    rows = [
+        ("instance", f"{record.name} ({record.id}), {entry.status}"),
+        ("verdict", f"{entry.verdict}: {entry.reason}"),
+        ("activity read", ", ".join(explained.activity)),
+    ]
+    for source in explained.sources():
+        when = source["at"]
+        seen = ago(datetime.fromisoformat(when), now) if when else "never"
+        detail = f" ({source['detail']})" if source["detail"] else ""
+        rows.append((f"  {source['source']}", f"{seen}{detail}"))
+    threshold = format_duration(explained.threshold_base_seconds)
+    made = "this instance's own" if explained.threshold_from == "instance" else "global autostop.idle_minutes"
+    grace = explained.startup_grace_seconds
+    rows.append(
+        (
+            "threshold",
+            f"{threshold} ({made})" + (f" + {format_duration(grace)} startup grace" if grace else ""),
+        )
+    )
+    if entry.idle_seconds is not None:
+        rows.append(("idle for", format_duration(entry.idle_seconds)))
+    if entry.stop_at is not None and entry.verdict == "keep":
+        rows.append(("stops at", f"{entry.stop_at:%Y-%m-%d %H:%M UTC} unless used"))
+    pinned = record.pinned_until
+    rows.append(("pinned", f"until {pinned:%Y-%m-%d %H:%M UTC}" if pinned and pinned > now else "no"))
+    runtime = explained.max_runtime_seconds
+    rows.append(("max runtime", format_duration(runtime) if runtime else "off"))
+    warned = explained.warned_at
+    rows.append(("warning sent", f"{ago(warned, now)} ({warned:%H:%M UTC})" if warned else "no"))
+    check = explained.next_check_at
+    rows.append(("next check", f"{check:%H:%M UTC}" if check else "when a daemon runs (none recorded yet)"))
+    return rows
 
 
 @app.command("run")

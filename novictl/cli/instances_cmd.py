@@ -74,7 +74,7 @@ def list_instances(
         return
     print_table(
         app,
-        ["name", "id", "status", "GPU", "region", "$/h", "last used", "idle for", "auto-stop"],
+        ["name", "id", "status", "GPU", "region", "$/h", "last used", "gpu %", "idle for", "auto-stop"],
         [_row(r, s, now) for r, s in zip(records, summaries, strict=True)],
         empty="no instances (try: novictl list --refresh)",
     )
@@ -102,6 +102,7 @@ def _row(record: "InstanceRecord", summary: dict[str, Any], now: Any) -> tuple[s
         record.region or "",
         money(record.price_per_hour),
         used,
+        "" if summary["lastGpuPercent"] is None else f"{summary['lastGpuPercent']:.0f}%",
         "" if idle is None else format_duration(idle),
         summary["autoStop"]["label"],
     )

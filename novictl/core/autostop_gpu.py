@@ -58,11 +58,12 @@ async def read_gpu_evidence(
     samples = metrics.gpu_samples()
     if not samples:
         return GpuEvidence(no_data=True)
+    latest_at, latest = samples[-1]
     busy = [(when, value) for when, value in samples if value >= busy_percent]
     if not busy:
-        return GpuEvidence()
+        return GpuEvidence(latest_percent=latest, latest_at=latest_at)
     when, value = busy[-1]
-    return GpuEvidence(busy_at=min(when, now), busy_percent=value)
+    return GpuEvidence(busy_at=min(when, now), busy_percent=value, latest_percent=latest, latest_at=latest_at)
 
 
 async def add_gpu_evidence(

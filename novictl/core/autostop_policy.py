@@ -61,6 +61,16 @@ _GONE = "gone from Novita"
 _PINNED = "pinned until"
 # Skips that only say "there was nothing to stop": not counted as auto-stop holding back.
 _NOTHING_TO_STOP = frozenset({_NOT_RUNNING, _NOT_LISTED, _GONE})
+# The first word of a keep reason's driver → the ``kept_by`` label.
+_KEPT_BY = {
+    "ping": "pings",
+    "used": "pings",
+    "gpu": "gpu",
+    "started": "started",
+    "first": "first-seen",
+    "policy": "policy-change",
+    "pin": "pin",
+}
 
 
 class AutoStopSettingsLike(Protocol):
@@ -131,6 +141,9 @@ class GpuEvidence:
     busy_percent: float | None = None
     unreadable: str | None = None
     no_data: bool = False
+    latest_percent: float | None = None
+    """The newest sample (busiest GPU), busy or not: what ``list`` and ``/metrics`` show."""
+    latest_at: datetime | None = None
 
     @property
     def note(self) -> str | None:
@@ -165,6 +178,12 @@ class AutoStopEntry:
     """For ``stop``/``stopped``: the ``stopped_by`` recorded — ``autostop`` or ``max-runtime``."""
     warn: bool = False
     """The instance crossed ``stop_at - warn_before`` and was not warned in this idle period yet."""
+    kept_by: str | None = None
+    """For ``keep``: what kept it — ``pings``, ``gpu``, ``started``, ``first-seen``, ``policy-change``,
+    ``pin``, ``warning`` (due, warned first) or ``gpu-unreadable`` (the ``reason`` label of
+    ``novictl_autostop_kept_total``)."""
+    gpu_percent: float | None = None
+    """The GPU's newest sample when this run read it."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, camelCase keys."""
@@ -182,6 +201,8 @@ class AutoStopEntry:
             "thresholdSeconds": self.threshold_seconds,
             "stopAt": iso_or_none(self.stop_at),
             "pricePerHour": self.price_per_hour,
+            "keptBy": self.kept_by,
+            "gpuPercent": self.gpu_percent,
         }
 
 
@@ -365,6 +386,8 @@ def judge(
         entry.reason = "auto-stop off for this instance"
         return entry
     _judge_running(entry, record, live.last_started_at, _Limits.of(settings), now, gpu)
+    if gpu is not None:
+        entry.gpu_percent = gpu.latest_percent
     return entry
 
 
@@ -425,6 +448,7 @@ def _judge_running(
     # On a tie the more telling reason wins ("used" over "started" over "first seen"): max() keeps the
     # first maximum of the reversed list, so later entries win.
     active_at, driver = max(reversed(activity), key=lambda item: item[0])
+    kept_by = _KEPT_BY.get(driver.split(" ")[0], "pings")
     threshold = (
         timedelta(minutes=record.autostop_idle_minutes)
         if record.autostop_idle_minutes is not None
@@ -445,7 +469,7 @@ def _judge_running(
     entry.stop_at = stop_at
 
     if record.pinned_until is not None and record.pinned_until > now:
-        entry.verdict = "keep"
+        entry.verdict, entry.kept_by = "keep", "pin"
         entry.reason = f"{_PINNED} {_clock_time(record.pinned_until, now)}"
         return
     running_for = now - started
@@ -455,7 +479,7 @@ def _judge_running(
         trigger = MAX_RUNTIME
         why = f"running {format_duration(running_for)} >= max runtime {format_duration(max_runtime)}"
     else:
-        entry.verdict = "keep"
+        entry.verdict, entry.kept_by = "keep", kept_by
         ago = format_duration(max(idle, timedelta(0)))
         startup = (
             " (startup grace)"
@@ -470,7 +494,11 @@ def _judge_running(
     note = gpu.note if gpu else None
     if gpu is not None and gpu.unreadable and trigger == AUTOSTOP:
         # Unknown means active: a failed metrics read never lets an instance look idle.
-        entry.verdict, entry.reason = "keep", f"{why}, but gpu metrics unreadable"
+        entry.verdict, entry.reason, entry.kept_by = (
+            "keep",
+            f"{why}, but gpu metrics unreadable",
+            "gpu-unreadable",
+        )
         return
     # The warning must belong to this idle period (for a max-runtime stop: to this run of the instance).
     period = active_at if trigger == AUTOSTOP else started
@@ -480,7 +508,7 @@ def _judge_running(
         # No stop without a warning at least warn_before earlier in this idle period.
         due = (warned_at or now) + warn_before
         entry.stop_at = max(stop_at, due)
-        entry.verdict = "keep"
+        entry.verdict, entry.kept_by = "keep", "warning"
         entry.warn = warned_at is None
         entry.reason = (
             f"{why}; {'warned' if warned_at else 'warning first'}, stops at {_clock_time(due, now)}"

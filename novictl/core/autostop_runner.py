@@ -248,6 +248,7 @@ async def _apply(
         if not finished:
             _unconfirmed(candidates.values(), report)
         report.sort()
+        _note_gpu(plan, fresh, changed)
         stopped = report.by_verdict("stopped")
         counters[COUNTERS["stops"]] = len(stopped)
         counters[COUNTERS["max_runtime_stops"]] = sum(1 for e in stopped if e.trigger == "max-runtime")
@@ -256,6 +257,20 @@ async def _apply(
         report.duration_seconds = time.perf_counter() - plan.started
         await _to_the_end(account_run(store, report, changed, events, counters))
     return report
+
+
+def _note_gpu(plan: AutoStopPlan, fresh: dict[str, InstanceRecord] | None, changed: RunChanges) -> None:
+    """Keep the newest GPU sample read for each instance (``list`` and the page show it)."""
+    for instance_id, evidence in plan.gpu.items():
+        if evidence.latest_percent is None:
+            continue
+        record = (
+            changed.records.get(instance_id)
+            or (fresh or {}).get(instance_id)
+            or plan.records.get(instance_id)
+        )
+        if record is not None:
+            changed.update(record, last_gpu_percent=evidence.latest_percent, last_gpu_at=evidence.latest_at)
 
 
 def _unconfirmed(entries: Iterable[AutoStopEntry], report: AutoStopReport) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -118,9 +118,9 @@ async def explain_autostop(
             and not isinstance(live, Unreadable)
             and live.status == RUNNING
         ):
-            gpu = await read_gpu_evidence(
-                client, judge(record, live, settings, now), now, settings.gpu_busy_percent
-            )
+            # The whole threshold back, whatever the pings say: "why" shows the GPU's latest busy sample.
+            window = replace(judge(record, live, settings, now), active_at=None)
+            gpu = await read_gpu_evidence(client, window, now, settings.gpu_busy_percent)
     entry = judge(record, live, settings, now, gpu)
     base = (
         timedelta(minutes=record.autostop_idle_minutes)

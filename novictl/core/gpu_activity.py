@@ -32,6 +32,8 @@ class GpuRecent:
     average_percent: float | None = None
     unavailable: str | None = None
     """Why there is nothing to show: ``"no gpu data"`` or ``"gpu metrics unreadable: …"``."""
+    points: tuple[tuple[datetime, float], ...] = ()
+    """Every sample in the window, oldest first (the page's sparkline)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -42,6 +44,7 @@ class GpuRecent:
             "peakPercent": self.peak_percent,
             "averagePercent": self.average_percent,
             "unavailable": self.unavailable,
+            "points": [[when.isoformat(), round(value, 1)] for when, value in self.points],
         }
 
 
@@ -68,4 +71,5 @@ async def read_recent_gpu(
         latest_at=latest_at,
         peak_percent=round(max(values), 1),
         average_percent=round(sum(values) / len(values), 1),
+        points=tuple(samples),
     )

@@ -69,6 +69,8 @@ def instance_summary(record: InstanceRecord, now: datetime, autostop: AutoStopSe
         "lastStoppedAt": iso_or_none(record.last_stopped_at),
         "lastUsedAt": iso_or_none(record.last_used_at),
         "lastUsedSource": record.last_used_source,
+        "lastGpuPercent": record.last_gpu_percent if record.status == RUNNING else None,
+        "lastGpuAt": iso_or_none(record.last_gpu_at) if record.status == RUNNING else None,
         "idleSeconds": None if idle is None else round(idle),
         "stoppedBy": record.stopped_by,
         "stoppedPricePerHour": record.stopped_price_per_hour,

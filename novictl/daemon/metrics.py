@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -37,6 +37,18 @@ class DaemonMetrics:
             "novictl_autostop_skips", "Instances auto-stop skipped (pinned, off, unreadable)", registry=r
         )
         self.autostop_errors = Counter("novictl_autostop_errors", "Auto-stop errors", registry=r)
+        self.autostop_kept = Counter(
+            "novictl_autostop_kept",
+            "Running instances auto-stop kept, by what kept them",
+            ["reason"],
+            registry=r,
+        )
+        self.gpu_utilization = Gauge(
+            "novictl_instance_gpu_utilization_ratio",
+            "Newest GPU sample (busiest GPU, 0-1) of the instances the last auto-stop run read",
+            ["instance"],
+            registry=r,
+        )
         self.sync_runs = Counter("novictl_sync_runs", "Syncs run", ["outcome"], registry=r)
         self.sync_duration = Histogram(
             "novictl_sync_duration_seconds",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from typing import TYPE_CHECKING, Any
@@ -92,6 +93,14 @@ def count_autostop_report(ctx: DaemonContext, report: AutoStopReport) -> None:
     ctx.metrics.autostop_stops.inc(totals.get("stopped", 0))
     ctx.metrics.autostop_skips.inc(report.held_back)
     ctx.metrics.autostop_errors.inc(len(report.errors))
+    for entry in report.entries:
+        if entry.verdict == "keep" and entry.kept_by:
+            ctx.metrics.autostop_kept.labels(entry.kept_by).inc()
+        if entry.verdict == "stopped":
+            with contextlib.suppress(KeyError):  # a stopped GPU has no utilisation to report
+                ctx.metrics.gpu_utilization.remove(entry.instance_id)
+        elif entry.gpu_percent is not None:
+            ctx.metrics.gpu_utilization.labels(entry.instance_id).set(round(entry.gpu_percent / 100, 4))
 
 
 def json_or_none(raw: str | None) -> Any:

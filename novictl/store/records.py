@@ -65,6 +65,9 @@ class InstanceRecord(BaseModel):
     autostop_idle_minutes: int | None = None
     autostop_disabled: bool = False
     autostop_activity: list[str] | None = None
+    last_gpu_percent: float | None = None
+    """The newest GPU sample (busiest GPU) the last auto-stop run read, and its time."""
+    last_gpu_at: UtcDatetime | None = None
     """This instance's signs of use (``pings``, ``gpu``) when not the global ``autostop.activity``."""
     policy_changed_at: UtcDatetime | None = None
     pinned_until: UtcDatetime | None = None
@@ -89,6 +92,7 @@ TIMESTAMP_FIELDS: tuple[str, ...] = (
     "warned_at",
     "spot_reclaim_at",
     "data_expiry_warned_at",
+    "last_gpu_at",
 )
 """Every timestamp field of :class:`InstanceRecord`."""
 

@@ -30,6 +30,8 @@ ENTRY_KEYS = {
     "thresholdSeconds",
     "stopAt",
     "pricePerHour",
+    "keptBy",
+    "gpuPercent",
 }
 
 

@@ -14,7 +14,8 @@ import pytest
 FAST = ("--poll-interval", "0.02s")
 SUMMARY_KEYS = [
     "id", "name", "status", "productId", "gpu", "gpuCount", "region", "pricePerHour", "billingMode",
-    "createdAt", "lastStartedAt", "lastStoppedAt", "lastUsedAt", "lastUsedSource", "idleSeconds",
+    "createdAt", "lastStartedAt", "lastStoppedAt", "lastUsedAt", "lastUsedSource", "lastGpuPercent",
+    "lastGpuAt", "idleSeconds",
     "stoppedBy", "stoppedPricePerHour", "dataKeptUntil", "spotReclaimAt", "lastSyncedAt", "autoStop",
 ]  # fmt: skip
 OUTCOME_KEYS = ["instanceId", "name", "action", "success", "already", "status"]

@@ -312,6 +312,8 @@ def test_report_json_schema() -> None:
         "thresholdSeconds": 1200.0,
         "stopAt": ago(10).isoformat(),
         "pricePerHour": 0.5,
+        "keptBy": None,
+        "gpuPercent": None,
     }
     assert report.summary_line().startswith("auto-stop (dry run): 1 would stop, 0 kept, 0 skipped")
 
@@ -380,3 +382,16 @@ def test_unreadable_gpu_metrics_keep_and_missing_ones_defer_to_pings() -> None:
 def test_the_ping_source_is_named() -> None:
     entry = judge(record(last_used_at=ago(3), last_used_source="notebook"), running(), DEFAULTS, NOW)
     assert entry.reason == "ping from notebook 3m ago"
+
+
+def test_a_kept_instance_says_what_kept_it() -> None:
+    pinged = judge(record(last_used_at=ago(5), last_used_source="nb"), running(), DEFAULTS, NOW)
+    assert (pinged.verdict, pinged.kept_by) == ("keep", "pings")
+    busy = judge(
+        record(last_used_at=ago(90)), running(), DEFAULTS, NOW, GpuEvidence(busy_at=ago(2), busy_percent=87)
+    )
+    assert (busy.verdict, busy.kept_by, busy.reason) == ("keep", "gpu", "gpu 87% 2m ago")
+    due = judge(record(last_used_at=ago(90)), running(), DEFAULTS, NOW, GpuEvidence(latest_percent=0.0))
+    assert (due.verdict, due.kept_by, due.gpu_percent) == ("keep", "warning", 0.0)
+    blind = judge(record(last_used_at=ago(90)), running(), DEFAULTS, NOW, GpuEvidence(unreadable="503"))
+    assert (blind.verdict, blind.kept_by) == ("keep", "gpu-unreadable")

@@ -111,3 +111,29 @@ async def test_no_gpu_metrics_on_the_account_is_said_not_failed(daemon_harness, 
     assert health.json()["gpuSource"].startswith("unavailable")
     stats = await autostop_stats(harness.ctx.store, harness.settings.autostop, clock=clock)
     assert stats["health"]["gpu"].startswith("unavailable")
+
+
+async def test_metrics_count_what_kept_each_instance_and_its_gpu_use(
+    daemon_harness, emulator_factory
+) -> None:
+    clock = FrozenClock(utcnow())
+    server = emulator_factory(clock=lambda: clock.now().timestamp())
+    busy, pinged = server.state.seed_instances(2)
+    for instance_id in (busy, pinged):
+        server.state.set_status(instance_id, "running")
+    server.app.state.metrics.set_utilization(busy, gpu=80, at=clock.now().timestamp())
+    harness = await daemon_harness(
+        {"novita.base_url": server.base_url, "novita.api_key": server.api_key}, clock=clock
+    )
+    assert (await harness.http.post("/api/instances/sync", json={})).status_code == 200
+    clock.advance(hours=2)
+    await harness.http.put(f"/api/instances/{pinged}/last-used", json={"source": "job"})
+    report = (await harness.http.post("/api/instances/auto-stop/trigger", json={"dryRun": False})).json()
+    assert report["totals"]["keep"] == 2
+
+    text = (await harness.http.get("/metrics")).text
+    assert 'novictl_autostop_kept_total{reason="gpu"} 1.0' in text
+    assert 'novictl_autostop_kept_total{reason="pings"} 1.0' in text
+    assert f'novictl_instance_gpu_utilization_ratio{{instance="{busy}"}} 0.8' in text
+    listed = {i["id"]: i for i in (await harness.http.get("/api/instances")).json()["instances"]}
+    assert listed[busy]["lastGpuPercent"] == 80  # the run kept the sample it read

@@ -389,3 +389,18 @@ def test_the_balance_card_and_a_stopped_instances_data_kept_until(
     finally:
         web_emulator.state.clear_script()
         billing.reset()
+
+
+def test_running_instances_show_their_last_hour_of_gpu_use(
+    open_page, seed_and_sync, web_emulator: EmulatorServer
+) -> None:
+    import time
+
+    (instance_id,) = seed_and_sync(1)
+    web_emulator.app.state.metrics.set_utilization(instance_id, gpu=75, at=time.time() - 1800)
+    page = open_page().page
+    cell = page.locator(f'#instance-rows tr[data-id="{instance_id}"] .col-gpuuse')
+    expect(cell.locator("svg.sparkline polyline")).to_have_count(1)
+    expect(cell.locator(".gpu-percent")).to_have_text("75%")
+    points = cell.locator("svg.sparkline polyline").get_attribute("points") or ""
+    assert len(points.split()) >= 60  # a sample every 30 s over the last hour, a minute behind

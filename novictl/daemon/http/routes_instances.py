@@ -67,6 +67,43 @@ async def show_instance(request: Request, ref: Ref) -> dict[str, Any]:
     return _view(ctx, await _resolve(ctx, ref), detail=True)
 
 
+@router.get("/{ref}/gpu", summary="GPU utilisation over the last minutes (busiest GPU per sample)")
+async def instance_gpu(
+    request: Request, ref: Ref, minutes: Annotated[int, Query(ge=1, le=1440)] = 60
+) -> dict[str, Any]:
+    """Novita's GPU metrics for one instance (the page's sparkline); ``unavailable`` says why when there
+    are none (``no gpu data``, or unreadable) — never an error for a Novita failure."""
+    from datetime import timedelta
+
+    from novictl.core.gpu_activity import read_recent_gpu
+
+    ctx = daemon_of(request)
+    record = await _resolve(ctx, ref)
+    recent = await read_recent_gpu(
+        ctx.client, record.id, now=ctx.clock.now(), window=timedelta(minutes=minutes)
+    )
+    return {"instanceId": record.id, **recent.to_dict()}
+
+
+@router.get("/{ref}/auto-stop", summary="Auto-stop's verdict on one instance, and every figure behind it")
+async def explain_instance_autostop(request: Request, ref: Ref) -> dict[str, Any]:
+    """What ``novictl autostop why`` shows: each activity source's latest sign of use, the threshold and
+    how it was made, pin, max runtime, the warning sent and the next check (reads Novita; acts on nothing)."""
+    from novictl.core.autostop_why import explain_autostop
+
+    ctx = daemon_of(request)
+    settings = ctx.settings.autostop
+    explained = await explain_autostop(
+        await _resolve(ctx, ref),
+        store=ctx.store,
+        client=ctx.client,
+        settings=settings,
+        check_interval=settings.check_interval,
+        clock=ctx.clock,
+    )
+    return explained.to_dict()
+
+
 @router.post(
     "", status_code=201, summary="Create an instance (cheapest product for a GPU name, or a product)"
 )

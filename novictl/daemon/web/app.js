@@ -4,7 +4,7 @@
 
 import { ApiError, TOKEN_KEY, api, instancePath } from "./api.js";
 import { STATUS_FAMILIES, ago, badge, clock, count, formatDuration, money, plural, setText } from "./format.js";
-import { eventItem, renderInstanceRows, reportRow, setRowBusy } from "./rows.js";
+import { drawSparkline, eventItem, renderInstanceRows, reportRow, setRowBusy } from "./rows.js";
 
 const DEFAULT_REFRESH_SECONDS = 30;
 // While an instance is on its way somewhere (toStop, starting …) the daemon follows it; the page looks again
@@ -209,6 +209,32 @@ function renderInstances() {
   $("loading").hidden = true;
   $("empty").hidden = !empty;
   $("table-wrap").hidden = empty;
+  loadSparklines();
+}
+
+// The last hour of GPU use per running instance, a few at a time (each is one Novita metrics read).
+const SPARKLINES_AT_ONCE = 4;
+const SPARKLINES_MAX = 50;
+const SPARKLINES_EVERY_MS = 60_000; // Novita samples every 30 s or so: more often shows nothing new
+let sparklinesAt = 0;
+async function loadSparklines() {
+  if (Date.now() - sparklinesAt < SPARKLINES_EVERY_MS) return;
+  sparklinesAt = Date.now();
+  const running = state.instances.filter((i) => i.status === "running").slice(0, SPARKLINES_MAX);
+  const queue = [...running];
+  async function worker() {
+    while (queue.length) {
+      const instance = queue.shift();
+      try {
+        const series = await api(`${instancePath(instance.id, "gpu")}?minutes=60`);
+        const row = document.querySelector(`#instance-rows tr[data-id="${CSS.escape(instance.id)}"]`);
+        if (row) drawSparkline(row, series);
+      } catch {
+        // The figure is a nicety: the row keeps its last known GPU % when the read fails.
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: SPARKLINES_AT_ONCE }, worker));
 }
 
 // -- events of the selected instance ----------------------------------------------------------------

@@ -6,8 +6,10 @@ import { ago, badge, formatDate, formatDuration, money, setText } from "./format
 const STOPPABLE = new Set(["running", "toStart", "starting", "toRestart", "restarting", "pulling", "creating"]);
 const STARTABLE = new Set(["exited"]);
 
-const COLUMNS = ["name", "status", "region", "gpu", "price", "used", "idle", "autostop", "actions"];
-const LABELS = ["Name", "Status", "Region", "GPU", "$/h", "Last used", "Idle for", "Auto-stop", "Actions"];
+const COLUMNS = ["name", "status", "region", "gpu", "price", "used", "gpuuse", "idle", "autostop", "actions"];
+const LABELS = ["Name", "Status", "Region", "GPU", "$/h", "Last used", "GPU use", "Idle for", "Auto-stop",
+  "Actions"];
+const SVG = "http://www.w3.org/2000/svg";
 const ACTIONS = [["start", "Start"], ["stop", "Stop"], ["pin", "Pin 1h"], ["unpin", "Unpin"]];
 
 function makeRow(id) {
@@ -62,6 +64,15 @@ function fillRow(row, instance, selectedId) {
   setText(cell("price"), money(instance.pricePerHour));
   const autostop = instance.autoStop || {};
   setText(cell("used"), ago(autostop.lastUsedAt || instance.lastUsedAt));
+  const gpuUse = cell("gpuuse");
+  if (!gpuUse.firstElementChild) {
+    const value = document.createElement("span");
+    value.className = "gpu-percent";
+    gpuUse.appendChild(value);
+  }
+  const percent = instance.lastGpuPercent;
+  setText(gpuUse.querySelector(".gpu-percent"), percent === null || percent === undefined ? "–" : `${Math.round(percent)}%`);
+  if (instance.status !== "running") gpuUse.querySelector("svg")?.remove();
   const idle = instance.idleSeconds ?? autostop.idleSeconds;
   setText(cell("idle"), idle === null || idle === undefined ? "–" : formatDuration(idle));
   setText(cell("autostop"), autostop.label || "–");
@@ -164,4 +175,42 @@ export function eventItem(event) {
   detail.textContent = ` · by ${event.actor || "?"} · ${event.type}`;
   item.append(time, " ", summary, detail);
   return item;
+}
+
+// A small line of the last hour's GPU use (0-100 %) in the row's "GPU use" cell; the newest value beside it.
+export function drawSparkline(row, series) {
+  const cell = row.querySelector(".col-gpuuse");
+  if (!cell) return;
+  const points = (series && series.points) || [];
+  cell.querySelector("svg")?.remove();
+  const value = cell.querySelector(".gpu-percent");
+  if (series && series.latestPercent !== null && series.latestPercent !== undefined) {
+    setText(value, `${Math.round(series.latestPercent)}%`);
+  } else if (series && series.unavailable) {
+    setText(value, series.unavailable);
+  }
+  if (points.length < 2) return;
+  const width = 80;
+  const height = 20;
+  const first = Date.parse(points[0][0]);
+  const span = Math.max(1, Date.parse(points[points.length - 1][0]) - first);
+  const coords = points.map(([at, percent]) => {
+    const x = ((Date.parse(at) - first) / span) * width;
+    const y = height - (Math.min(100, Math.max(0, percent)) / 100) * height;
+    return `${x.toFixed(1)},${y.toFixed(1)}`;
+  });
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("class", "sparkline");
+  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  svg.setAttribute("width", String(width));
+  svg.setAttribute("height", String(height));
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", `GPU use over the last hour, ${points.length} samples`);
+  const line = document.createElementNS(SVG, "polyline");
+  line.setAttribute("points", coords.join(" "));
+  line.setAttribute("fill", "none");
+  line.setAttribute("stroke", "currentColor");
+  line.setAttribute("stroke-width", "1.5");
+  svg.appendChild(line);
+  cell.appendChild(svg);
 }
