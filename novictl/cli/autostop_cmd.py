@@ -15,7 +15,6 @@ from novictl.errors import UsageError
 if TYPE_CHECKING:
     from novictl.core.autostop import AutoStopEntry, AutoStopReport
     from novictl.core.autostop_why import AutoStopExplanation
-    from novictl.novita.client import NovitaClient
     from novictl.store.base import StateStore
     from novictl.store.records import InstanceRecord
 
@@ -156,43 +155,37 @@ def run(ctx: typer.Context, yes: YesOption = False, json_output: JsonFlag = Fals
     nothing is stopped. Exits 1 when a stop or a write failed, 5 when another run (a daemon's scheduled
     check, say) is under way.
     """
-    from novictl.core.autostop import apply_autostop, autostop_lock, plan_autostop
+    from novictl.core.autostop import run_autostop
 
     state = get_app(ctx)
     settings = state.settings.autostop
     if not yes and not settings.dry_run and not sys.stdin.isatty():
         confirm("", yes=False, what="stop idle instances")  # refuses: cron must say --yes
 
-    async def plan_and_apply(client: "NovitaClient", store: "StateStore") -> "AutoStopReport":
-        plan = await plan_autostop(
-            client=client, store=store, settings_autostop=settings, page_size=state.settings.novita.page_size
+    def ask(candidates: list["AutoStopEntry"]) -> None:
+        _show_candidates(candidates)
+        burn = sum(e.price_per_hour or 0.0 for e in candidates)
+        count = len(candidates)
+        confirm(
+            f"Stop {count} idle instance{'s' * (count != 1)} (${burn:.2f}/h)?",
+            yes=False,
+            what="stop idle instances",
         )
-        if plan.candidates and not yes:
-            _show_candidates(plan.candidates)
-            burn = sum(e.price_per_hour or 0.0 for e in plan.candidates)
-            count = len(plan.candidates)
-            confirm(
-                f"Stop {count} idle instance{'s' * (count != 1)} (${burn:.2f}/h)?",
-                yes=False,
-                what="stop idle instances",
-            )
-        return await apply_autostop(plan, client=client, store=store, settings_autostop=settings)
 
     async def go() -> "AutoStopReport":
         async with state.novita_client() as client, state.open_store() as store:
-            if not settings.dry_run:
-                # The same lock as the daemon's runs: never two runs acting side by side.
-                async with autostop_lock(store):
-                    return await plan_and_apply(client, store)
-            plan = await plan_autostop(
+            # The core run: asks before it takes the daemon's lock, then plans again under it.
+            return await run_autostop(
                 client=client,
                 store=store,
                 settings_autostop=settings,
+                dry_run=False,
                 page_size=state.settings.novita.page_size,
+                confirm=None if yes else ask,
             )
-            sys.stderr.write("autostop.dry_run is set: nothing is stopped\n")
-            return plan.report
 
+    if settings.dry_run:
+        sys.stderr.write("autostop.dry_run is set: nothing is stopped\n")
     report = run_async(go())
     print_report(state, report, as_json=state.wants_json(json_output))
     if report.errors:

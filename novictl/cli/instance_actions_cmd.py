@@ -1,6 +1,6 @@
 """``novictl start|stop|restart|delete|rm ID|NAME`` and ``novictl stop-all``."""
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,6 +19,7 @@ from novictl.cli.output import print_json, print_table
 
 if TYPE_CHECKING:
     from novictl.core.instances import LifecycleOutcome
+    from novictl.core.stop_all import StopAllResult
     from novictl.store.records import InstanceRecord
 
 __all__ = ["register"]
@@ -174,28 +175,19 @@ def stop_all(
     stopped all the same). Recorded as stopped by stop-all.
     """
 
-    from novictl.core.clock import SystemClock
-    from novictl.core.instance_view import gpu_label, instance_summary, money
-    from novictl.core.instances import running_instances
+    from novictl.core.instance_view import gpu_label, money
+    from novictl.core.stop_all import StopAllResult, find_stop_all_targets
 
     app = get_app(ctx)
     as_json = app.wants_json(json_output)
 
     async def targets() -> "list[InstanceRecord]":
         async with app.novita_client() as client, app.open_store() as store:
-            return await running_instances(client, store)
+            return await find_stop_all_targets(client, store)
 
     records = run_async(targets())
-    now = SystemClock().now()
-    total = round(sum(r.price_per_hour or 0.0 for r in records), 6)
-    report: dict[str, Any] = {
-        "count": len(records),
-        "failed": 0,
-        "dryRun": dry_run,
-        "totalPricePerHour": total,
-        "instances": [instance_summary(r, now, app.settings.autostop) for r in records],
-        "results": [],
-    }
+    preview = StopAllResult(dry_run=True, targets=records)
+    total = preview.usd_per_hour
     if not as_json:
         rows = [(r.name, r.id, gpu_label(r), r.region or "", money(r.price_per_hour)) for r in records]
         print_table(app, ["name", "id", "GPU", "region", "$/h"], rows, empty="no running instances")
@@ -205,21 +197,20 @@ def stop_all(
         if dry_run and records and not as_json:
             typer.echo("dry run: nothing was stopped")
         if as_json:
-            print_json(report)
+            print_json(preview.to_dict() if dry_run else StopAllResult(False, records).to_dict())
         return
     confirm(
         f"Stop all {len(records)} running instances ({money(total, suffix='/h')})?",
         yes=yes,
         what="stop all instances",
     )
-    outcomes = run_async(_stop_all(app, records, concurrency))
-    report["results"] = [o.to_dict() for o in outcomes]
-    report["failed"] = sum(1 for o in outcomes if not o.success)
+    result = run_async(_stop_all(app, records, concurrency))
     if as_json:
-        print_json(report)
+        print_json(result.to_dict())
     else:
-        print_table(app, ["name", "id", "result"], [(o.name, o.instance_id, _result(o)) for o in outcomes])
-    if report["failed"]:
+        outcomes = [(o.name, o.instance_id, _result(o)) for o in result.outcomes]
+        print_table(app, ["name", "id", "result"], outcomes)
+    if result.failed:
         # SystemExit: with standalone_mode=False click returns a typer.Exit code instead of exiting.
         raise SystemExit(1)
 
@@ -230,8 +221,8 @@ def _result(outcome: "LifecycleOutcome") -> str:
     return f"already {outcome.status}" if outcome.already else f"stopping ({outcome.status})"
 
 
-async def _stop_all(app: App, records: "list[InstanceRecord]", concurrency: int) -> "list[LifecycleOutcome]":
-    from novictl.core.instances import stop_many
+async def _stop_all(app: App, records: "list[InstanceRecord]", concurrency: int) -> "StopAllResult":
+    from novictl.core.stop_all import stop_all
 
     async with app.novita_client() as client, app.open_store() as store:
-        return await stop_many(client, store, records, stopped_by="stop-all", concurrency=concurrency)
+        return await stop_all(client, store, records, concurrency=concurrency)

@@ -19,6 +19,7 @@ Periods still open are counted "so far" up to now by :func:`novictl.core.autosto
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -142,11 +143,26 @@ async def run_autostop(
     before_recheck: BeforeRecheck | None = None,
     lock_owner: str | None = None,
     warn_only: bool = False,
+    confirm: Callable[[list[AutoStopEntry]], object] | None = None,
 ) -> AutoStopReport:
     """One auto-stop run. ``dry_run`` (or ``settings_autostop.dry_run``) decides the same and acts on
     nothing, writes nothing. A real run holds :data:`AUTOSTOP_LOCK` throughout (``LockHeld`` when another
     run has it); ``before_recheck``: see :func:`apply_autostop`. ``warn_only``: a real run that sends the
-    due warnings and stops nothing (reported as a dry run) — a daemon's first check on a new store."""
+    due warnings and stops nothing (reported as a dry run) — a daemon's first check on a new store.
+
+    ``confirm(candidates)`` (a person at a prompt) is asked on a preview, before the lock is taken — a
+    daemon's runs must not wait on someone's answer — and may raise to cancel; then the run plans again
+    under the lock and acts on what is true by then."""
+    if confirm is not None and not (dry_run or settings_autostop.dry_run):
+        with store.repairs_unsaved():
+            preview = await plan_autostop(
+                client=client, store=store, settings_autostop=settings_autostop, clock=clock,
+                page_size=page_size,
+            )  # fmt: skip
+        if preview.candidates:
+            answer = confirm(preview.candidates)
+            if inspect.isawaitable(answer):
+                await answer
     if dry_run or settings_autostop.dry_run:
         with store.repairs_unsaved():
             plan = await plan_autostop(

@@ -488,3 +488,58 @@ async def test_savings_accumulate_while_stopped_and_settle_on_the_next_start(
     record = await store.get(instance_id)
     assert record is not None
     assert OPEN_STOP_KEY not in record.extra
+
+
+async def test_a_confirmation_is_asked_before_the_lock_and_the_run_plans_again(
+    emulator, novita_client, store, clock
+) -> None:
+    from novictl.core.autostop import AUTOSTOP_LOCK
+
+    idle, pinged_meanwhile = running_instances(emulator, 2)
+    await track(store, clock, idle, used=45)
+    await track(store, clock, pinged_meanwhile, used=45)
+    asked: list[tuple[list[str], str | None]] = []
+
+    async def confirm(candidates) -> None:
+        # A person reads the prompt: no run may be blocked meanwhile, and a ping may land.
+        asked.append((sorted(e.instance_id for e in candidates), await store.lock_holder(AUTOSTOP_LOCK)))
+        await record_ping(store, pinged_meanwhile, source="notebook", clock=clock)
+
+    report = await run_autostop(
+        client=novita_client,
+        store=store,
+        settings_autostop=SETTINGS,
+        clock=clock,
+        dry_run=False,
+        confirm=confirm,
+    )
+
+    assert asked == [(sorted([idle, pinged_meanwhile]), None)]
+    verdicts = {e.instance_id: e.verdict for e in report.entries}
+    assert verdicts == {idle: "stopped", pinged_meanwhile: "keep"}
+    assert stops(emulator, pinged_meanwhile) == 0
+
+
+async def test_a_declined_confirmation_stops_nothing_and_writes_nothing(
+    emulator, novita_client, store, clock
+) -> None:
+    [instance_id] = running_instances(emulator, 1)
+    await track(store, clock, instance_id, used=45)
+
+    class Declined(Exception):
+        pass
+
+    def decline(candidates) -> None:
+        raise Declined
+
+    with pytest.raises(Declined):
+        await run_autostop(
+            client=novita_client,
+            store=store,
+            settings_autostop=SETTINGS,
+            clock=clock,
+            dry_run=False,
+            confirm=decline,
+        )
+    assert stops(emulator, instance_id) == 0
+    assert (await store.get_counters()).get(COUNTERS["runs"], 0) == 0

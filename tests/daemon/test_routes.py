@@ -329,3 +329,30 @@ async def test_unknown_routes_and_methods_use_the_error_shape(daemon_harness) ->
     wrong = await harness.http.patch("/api/instances/sync")
     assert wrong.status_code == 405
     assert wrong.json()["error"]["code"] == "method_not_allowed"
+
+
+async def test_stop_all_answers_the_clis_json(daemon_harness, emulator, cli, cli_env, tmp_path) -> None:
+    """One result, two faces: the API's body is ``novictl stop-all --json``'s, key for key."""
+    harness = await daemon_harness()
+    seed_running(emulator, 3)
+    await synced(harness)
+    cli_env(emulator, store_url=f"sqlite:///{tmp_path / 'cli-state.db'}")
+
+    import asyncio
+
+    # The CLI runs its own event loop: in a thread, beside this test's.
+    done = await asyncio.to_thread(cli, "stop-all", "--dry-run", "--json")
+    assert done.code == 0, (done.out, done.err)
+    dry_cli = done.json()
+    dry_api = (await harness.http.post("/api/instances/stop-all", json={"dryRun": True})).json()
+    assert dry_cli == dry_api
+    assert dry_api["count"] == 3
+
+    real_cli = (await asyncio.to_thread(cli, "stop-all", "--yes", "--json")).json()
+    emulator_running = [
+        i for i in dry_api["results"] if emulator.state.instance(i["instanceId"])["status"] == "running"
+    ]
+    assert emulator_running == []
+    assert set(real_cli) == set(dry_api)
+    assert real_cli["count"] == 3
+    assert (await harness.http.post("/api/instances/stop-all", json={})).json()["count"] == 0

@@ -53,41 +53,20 @@ async def stop_all(request: Request, body: Annotated[StopAllBody | None, Body()]
     ``usdPerHour`` what they burn together. With ``instanceIds`` only those are stopped (the ones of them
     still running): a confirmation built from a dry run stops exactly what it named, nothing started since.
     Every stopped instance is followed until Novita reports it exited."""
-    from novictl.core.instances import running_instances, stop_many
+    from novictl.core.stop_all import find_stop_all_targets, stop_all
 
     ctx = daemon_of(request)
     body = body or StopAllBody()
-    records = await running_instances(ctx.client, ctx.store, clock=ctx.clock)
-    if body.instance_ids is not None:
-        wanted = set(body.instance_ids)
-        records = [r for r in records if r.id in wanted]
-    burn = round(sum(r.price_per_hour or 0.0 for r in records), 4)
-    if body.dry_run:
-        results = [
-            {"instanceId": r.id, "name": r.name, "pricePerHour": r.price_per_hour, "success": True}
-            for r in records
-        ]
-        return {"count": len(results), "failed": 0, "dryRun": True, "usdPerHour": burn, "results": results}
-    outcomes = await ctx.outlive_request(
-        stop_many(ctx.client, ctx.store, records, stopped_by="stop-all", clock=ctx.clock)
+    targets = await find_stop_all_targets(
+        ctx.client, ctx.store, instance_ids=body.instance_ids, clock=ctx.clock
     )
-    results = []
-    for outcome in outcomes:
-        item: dict[str, Any] = {
-            "instanceId": outcome.instance_id,
-            "name": outcome.name,
-            "success": outcome.success,
-        }
-        if outcome.error is not None:
-            item["error"] = outcome.error.message
-        elif outcome.status in UNSETTLED:
+    result = await ctx.outlive_request(
+        stop_all(ctx.client, ctx.store, targets, dry_run=body.dry_run, clock=ctx.clock)
+    )
+    for outcome in result.outcomes:
+        if outcome.success and outcome.status in UNSETTLED:
             ctx.settler.follow(outcome.instance_id)
-        results.append(item)
-    failed = sum(1 for outcome in outcomes if not outcome.success)
-    return {
-        "count": len(outcomes) - failed, "failed": failed, "dryRun": False, "usdPerHour": burn,
-        "results": results,
-    }  # fmt: skip
+    return result.to_dict()
 
 
 @router.get("/events", tags=["events"], summary="The audit log, newest first")
