@@ -50,19 +50,13 @@ def list_instances(
     """
 
     from novictl.core.clock import SystemClock
+    from novictl.core.instance_lookup import select_listed
     from novictl.core.instance_view import instance_summary
 
     app = get_app(ctx)
     clock = SystemClock()
     records = run_async(_fetch(app, refresh=refresh))
-    records = [
-        r
-        for r in records
-        if (show_all or (r.terminated_at is None and r.status != "terminated"))
-        and (status is None or r.status.lower() == status.lower())
-        and (name is None or name.lower() in r.name.lower())
-    ]
-    records.sort(key=lambda r: (r.name.lower(), r.id))
+    records = select_listed(records, include_terminated=show_all, status=status, name=name)
     now = clock.now()
     if quiet:
         for record in records:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -47,6 +47,26 @@ status that changes within seconds is not shown stale for half a minute."""
 _INSTANCE_ID = re.compile(r"^[0-9a-f]{16}$")
 
 
+def select_listed(
+    records: Iterable[InstanceRecord],
+    *,
+    include_terminated: bool = False,
+    status: str | None = None,
+    name: str | None = None,
+) -> list[InstanceRecord]:
+    """What ``novictl list`` and ``GET /api/instances`` show: the instances that still exist (all with
+    ``include_terminated``), of one status, whose name contains ``name`` (both case-blind), by name."""
+    shown = [
+        r
+        for r in records
+        if (include_terminated or is_listed(r))
+        and (status is None or r.status.lower() == status.lower())
+        and (name is None or name.lower() in r.name.lower())
+    ]
+    shown.sort(key=lambda r: (r.name.lower(), r.id))
+    return shown
+
+
 def is_listed(record: InstanceRecord) -> bool:
     """Whether a record stands for an instance that still exists (not terminated, not being deleted)."""
     return (
@@ -64,13 +84,20 @@ def _describe(record: InstanceRecord) -> str:
 
 
 async def resolve(
-    store: StateStore, client: NovitaClient, ref: str, *, refresh: bool = True, clock: Clock | None = None
+    store: StateStore,
+    client: NovitaClient | None,
+    ref: str,
+    *,
+    refresh: bool = True,
+    clock: Clock | None = None,
 ) -> InstanceRecord:
-    """The instance ``ref`` names: an exact id, else an exact name among instances that still exist.
+    """The instance ``ref`` names: an exact id, else an exact name among instances that still exist. The
+    one resolver of every face: the CLI, the daemon's routes (its index is a cache in front of this) and
+    pings from a job without an API key (``client=None``: the store alone answers).
 
-    When the store does not know ``ref``, Novita is asked once (a GET by id, then a name-filtered list) and
-    what it finds is recorded. Several instances with that name → :class:`AmbiguousName` (exit 2) listing
-    them; none → :class:`NotFoundError` (exit 4).
+    When the store does not know ``ref`` and a client is given, Novita is asked once (a GET by id, then a
+    name-filtered list) and what it finds is recorded (adopted, with its price). Several instances with
+    that name → :class:`AmbiguousName` (exit 2) listing them; none → :class:`NotFoundError` (exit 4).
     """
     ref = ref.strip()
     if not ref:
@@ -83,7 +110,7 @@ async def resolve(
         return named[0]
     if len(named) > 1:
         raise AmbiguousName(ref, [_describe(r) for r in sorted(named, key=lambda r: r.id)])
-    if refresh:
+    if refresh and client is not None:
         found = await _resolve_live(store, client, ref, clock or SystemClock())
         if found is not None:
             return found

@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from novictl.core.clock import Clock, SystemClock, as_utc
-from novictl.core.instance_lookup import is_listed
-from novictl.errors import AmbiguousName, NotFoundError, UsageError
+from novictl.errors import NotFoundError, UsageError
 from novictl.store.base import StateStore
 from novictl.store.records import InstanceRecord
 
@@ -43,26 +42,12 @@ async def record_ping(
 
 
 async def find_record(store: StateStore, ref: str) -> InstanceRecord:
-    """The record whose id is ``ref``, else the one whose name is exactly ``ref``.
+    """The tracked instance ``ref`` names, from the store alone (pings, pins and overrides only mean
+    something for an instance novictl tracks): :func:`~novictl.core.instance_lookup.resolve` without
+    Novita."""
+    from novictl.core.instance_lookup import resolve
 
-    Store-only on purpose: pings, pins and overrides only mean something for an instance novictl tracks.
-    """
-    ref = ref.strip()
-    if not ref:
-        raise UsageError("give an instance id or name")
-    by_id = await store.get(ref)
-    if by_id is not None:
-        return by_id
-    # A deleted or terminated namesake is history, never a candidate (as in ``resolve``).
-    matches = [r for r in await store.find_by_name(ref) if is_listed(r)]
-    if len(matches) > 1:
-        raise AmbiguousName(ref, sorted(r.id for r in matches))
-    if not matches:
-        raise NotFoundError(
-            f"no instance with the id or name {ref!r}",
-            hint="run `novictl sync` to adopt instances made elsewhere, then `novictl list`",
-        )
-    return matches[0]
+    return await resolve(store, None, ref)
 
 
 def parse_timestamp(text: str) -> datetime:

@@ -17,16 +17,13 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from novictl.core import events
 from novictl.core.instance_lookup import is_listed
-from novictl.core.records import NOVITA_FIELDS, record_from_instance
-from novictl.errors import AmbiguousName, NotFoundError, NovitaNotFound
+from novictl.errors import AmbiguousName, NotFoundError
 from novictl.store.records import InstanceRecord
 
 if TYPE_CHECKING:
     from novictl.core.clock import Clock
     from novictl.novita.client import NovitaClient
-    from novictl.novita.models import Instance
     from novictl.store.base import StateStore
 
 __all__ = ["InstanceIndex"]
@@ -148,39 +145,19 @@ class InstanceIndex:
         if found is not None:
             return found
         if self._client is not None:
-            instance = await self._find_on_novita(self._client, ref)
-            if instance is not None:
-                return (await self._adopt(instance)).id
+            from novictl.core.instance_lookup import resolve
+
+            # The one resolver: Novita by id, then by exact name; adopted with its price and one
+            # ``instance.discovered`` event; a shared name is AmbiguousName (409).
+            try:
+                record = await resolve(self._store, self._client, ref, clock=self._clock)
+            except NotFoundError:
+                pass
+            else:
+                self.add(record)
+                return record.id
         self._misses[ref] = self._monotonic()
         raise _not_found(ref)
-
-    async def _find_on_novita(self, client: NovitaClient, ref: str) -> Instance | None:
-        try:
-            instance = await client.get_instance(ref)
-        except NovitaNotFound:
-            instance = None
-        if instance is not None and not instance.is_gone:
-            return instance
-        # Novita's name filter is fuzzy; only an exact match counts, and only one that still exists.
-        named = [i for i in await client.list_all_instances(name=ref) if i.name == ref and not i.is_gone]
-        if len(named) > 1:
-            raise AmbiguousName(ref, sorted(i.id for i in named))
-        return named[0] if named else None
-
-    async def _adopt(self, instance: Instance) -> InstanceRecord:
-        now = self._clock.now()
-        existing = await self._store.get(instance.id)
-        record = record_from_instance(instance, existing, None, now)
-        if existing is None:
-            # Inserted whole if still absent; merged (Novita's fields only) if a sync got there first.
-            await self._store.put_many([record], fields=NOVITA_FIELDS)
-            event = events.instance_event(
-                events.DISCOVERED, record, actor="daemon", now=now, status=record.status, via="ping"
-            )
-            await events.record_events(self._store, [event])
-            log.info("adopted %s (%s), pinged before any sync had seen it", record.id, record.name)
-        self.add(record)
-        return record
 
 
 def _not_found(ref: str) -> NotFoundError:

@@ -356,3 +356,36 @@ async def test_stop_all_answers_the_clis_json(daemon_harness, emulator, cli, cli
     assert set(real_cli) == set(dry_api)
     assert real_cli["count"] == 3
     assert (await harness.http.post("/api/instances/stop-all", json={})).json()["count"] == 0
+
+
+async def test_list_shows_what_the_api_shows(daemon_harness, emulator, cli, cli_env, tmp_path) -> None:
+    """An instance being deleted is hidden by both faces (the CLI used to show it), in the same order."""
+    import asyncio
+
+    harness = await daemon_harness()
+    kept, being_removed = seed_running(emulator, 2)
+    emulator.state.set_status(being_removed, "removing")
+    await synced(harness)
+    cli_env(emulator, store_url=f"sqlite:///{tmp_path / 'cli-state.db'}")
+
+    listed = (await asyncio.to_thread(cli, "list", "--refresh", "--json")).json()
+    api = (await harness.http.get("/api/instances")).json()
+    assert [(i["id"], i["status"]) for i in listed["instances"]] == [(kept, "running")]
+    assert [(i["id"], i["status"]) for i in api["instances"]] == [(kept, "running")]
+    assert listed["total"] == api["total"] == 1
+
+
+async def test_an_instance_adopted_by_a_ping_is_priced_as_one_adopted_by_the_cli(
+    daemon_harness, emulator
+) -> None:
+    harness = await daemon_harness()
+    [instance_id] = seed_running(emulator, 1)  # never synced: the ping is the first novictl hears of it
+    name = emulator.state.instance(instance_id)["name"]
+
+    assert (await harness.http.put(f"/api/instances/{name}/last-used", json={})).status_code == 200
+
+    record = await harness.ctx.store.get(instance_id)
+    assert record is not None
+    assert (record.price_per_hour or 0) > 0
+    discovered = await harness.ctx.store.list_events(instance_id=instance_id, types=["instance.discovered"])
+    assert len(discovered) == 1

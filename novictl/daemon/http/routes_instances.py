@@ -50,14 +50,12 @@ async def list_instances(
     status: Annotated[str | None, Query(max_length=64)] = None,
     include_terminated: Annotated[bool, Query(alias="all")] = False,
 ) -> dict[str, Any]:
-    from novictl.core.instances import is_listed
+    from novictl.core.instance_lookup import select_listed
 
     ctx = daemon_of(request)
-    records = sorted(await ctx.store.get_all(), key=lambda r: (r.name, r.id))
+    records = await ctx.store.get_all()
     ctx.index.replace(records)
-    shown = [
-        r for r in records if (include_terminated or is_listed(r)) and (status is None or r.status == status)
-    ]
+    shown = select_listed(records, include_terminated=include_terminated, status=status)
     return {"instances": [_view(ctx, r) for r in shown], "total": len(shown)}
 
 
