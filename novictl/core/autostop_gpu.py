@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = ["METRICS_CONCURRENCY", "GpuSource", "add_gpu_evidence", "gpu_candidates", "read_gpu_evidence"]
 
-METRICS_CONCURRENCY = 16
+METRICS_CONCURRENCY = 32
 GpuSource = Literal["ok", "unavailable", "unreadable"]
 """How the source fared in a run: ``ok`` (some instance had data), ``unavailable`` (every read was a 404
 or empty: this account has no GPU metrics), ``unreadable`` (a read failed)."""
