@@ -95,7 +95,9 @@ def _daemon_ping(state: App, url: str, ref: str, source: str) -> "Ping":
     import httpx
 
     from novictl.errors import NovictlError
+    from novictl.redact import mask_url
 
+    shown = mask_url(url)
     token = state.settings.daemon.api_token
     headers = {"Authorization": f"Bearer {token.get_secret_value()}"} if token else {}
     target = f"{url.rstrip('/')}/api/instances/{quote(ref, safe='')}/last-used"
@@ -105,8 +107,8 @@ def _daemon_ping(state: App, url: str, ref: str, source: str) -> "Ping":
             async with httpx.AsyncClient(timeout=10) as http:
                 answer = await http.put(target, json={"source": source}, headers=headers)
         except httpx.HTTPError as error:
-            raise NovictlError(f"daemon at {url} unreachable: {type(error).__name__}") from error
+            raise NovictlError(f"daemon at {shown} unreachable: {type(error).__name__}") from error
         if answer.status_code != 200:
-            raise NovictlError(f"daemon at {url} answered HTTP {answer.status_code}")
+            raise NovictlError(f"daemon at {shown} answered HTTP {answer.status_code}")
 
     return ping

@@ -91,9 +91,11 @@ async def account_run(
     (one each). A failure is reported, not raised: the stops already happened and the report must say
     so."""
     try:
+        # Events first: a warned_at saved without its instance.autostop_pending would let a later run stop
+        # on a warning nobody received; an event saved without its record only warns twice.
+        await audit.record_events(store, events)
         for fields, records in changed.batches():
             await store.put_many(records, fields=fields)
-        await audit.record_events(store, events)
     except StoreError as error:
         # The log is then the only record of what was stopped: name every instance.
         stopped = ", ".join(f"{e.name} ({e.instance_id})" for e in report.by_verdict("stopped")) or "none"

@@ -436,10 +436,14 @@ def _judge_running(
     started = _latest(record.last_started_at, live_started) or record.first_seen_at
     activity = [(record.first_seen_at, "first seen"), (started, "started")]
     used = "used" if not record.last_used_source else f"ping from {record.last_used_source}"
-    pings = "pings" in activity_of(record, settings)
+    sources = activity_of(record, settings)
+    pings = "pings" in sources
+    # A busy sample read by an earlier run still counts once it falls out of this run's read window.
+    gpu_busy = _latest(gpu.busy_at if gpu else None, record.last_gpu_busy_at if "gpu" in sources else None)
+    fresh_busy = gpu is not None and gpu.busy_at is not None and gpu.busy_at == gpu_busy
     for when, what in (
         (record.last_used_at if pings else None, used),
-        (gpu.busy_at if gpu else None, f"gpu {gpu.busy_percent:.0f}%" if gpu and gpu.busy_percent else "gpu"),
+        (gpu_busy, f"gpu {gpu.busy_percent:.0f}%" if fresh_busy and gpu and gpu.busy_percent else "gpu busy"),
         (record.policy_changed_at, "policy changed"),
         (record.pinned_until, "pin ended"),
     ):

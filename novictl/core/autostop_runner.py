@@ -153,13 +153,15 @@ async def run_autostop(
     ``confirm(candidates)`` (a person at a prompt) is asked on a preview, before the lock is taken — a
     daemon's runs must not wait on someone's answer — and may raise to cancel; then the run plans again
     under the lock and acts on what is true by then."""
+    confirmed: set[str] | None = None
     if confirm is not None and not (dry_run or settings_autostop.dry_run):
         with store.repairs_unsaved():
             preview = await plan_autostop(
                 client=client, store=store, settings_autostop=settings_autostop, clock=clock,
                 page_size=page_size,
             )  # fmt: skip
-        if preview.candidates:
+        confirmed = {entry.instance_id for entry in preview.candidates}
+        if confirmed:
             answer = confirm(preview.candidates)
             if inspect.isawaitable(answer):
                 await answer
@@ -174,6 +176,11 @@ async def run_autostop(
         plan = await plan_autostop(
             client=client, store=store, settings_autostop=settings_autostop, clock=clock, page_size=page_size
         )
+        if confirmed is not None:
+            for entry in plan.candidates:
+                if entry.instance_id not in confirmed:  # idle since the prompt: not what the person saw
+                    entry.verdict, entry.trigger = "keep", None
+                    entry.reason += "; not in the confirmed list, the next run stops it"
         return await apply_autostop(
             plan, client=client, store=store, settings_autostop=settings_autostop, clock=clock,
             before_recheck=before_recheck, warn_only=warn_only,
@@ -285,8 +292,16 @@ def _note_gpu(plan: AutoStopPlan, fresh: dict[str, InstanceRecord] | None, chang
             or (fresh or {}).get(instance_id)
             or plan.records.get(instance_id)
         )
-        if record is not None:
-            changed.update(record, last_gpu_percent=evidence.latest_percent, last_gpu_at=evidence.latest_at)
+        if record is None:
+            continue
+        updates: dict[str, Any] = {
+            "last_gpu_percent": evidence.latest_percent,
+            "last_gpu_at": evidence.latest_at,
+        }
+        busy, known = evidence.busy_at, record.last_gpu_busy_at
+        if busy is not None and (known is None or busy > known):
+            updates["last_gpu_busy_at"] = busy
+        changed.update(record, **updates)
 
 
 def _unconfirmed(entries: Iterable[AutoStopEntry], report: AutoStopReport) -> None:

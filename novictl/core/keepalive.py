@@ -38,8 +38,8 @@ async def keep_alive(
     every: float,
     on_error: Callable[[str], None],
 ) -> KeepaliveResult:
-    """Run ``command`` (inheriting stdin/stdout/stderr) and ``ping`` around it; SIGINT and SIGTERM are
-    passed on to the command, which decides when to end."""
+    """Run ``command`` (inheriting stdin/stdout/stderr) and ``ping`` around it; the command decides when to
+    end (SIGTERM is passed on to it; Ctrl-C reaches it from the terminal)."""
     if not command:
         raise UsageError("name the command to run after --, e.g. novictl keepalive -- python train.py")
     result = KeepaliveResult(exit_code=0)
@@ -47,7 +47,7 @@ async def keep_alive(
     async def beat() -> None:
         try:
             await ping()
-        except (NovictlError, OSError) as error:
+        except Exception as error:  # no ping failure may end the job it protects
             result.pings_failed += 1
             message = error.message if isinstance(error, NovictlError) else str(error)
             on_error(f"ping failed (the command goes on; retrying in {every:g}s): {message}")
@@ -60,9 +60,15 @@ async def keep_alive(
         raise UsageError(f"cannot run {command[0]!r}: {error.strerror or error}") from error
     loop = asyncio.get_running_loop()
     forwarded: list[int] = []
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    # Ctrl-C reaches the command from the terminal already: keepalive only outlives it. SIGTERM (systemd,
+    # kill) is for keepalive alone, so it is passed on.
+    handlers: tuple[tuple[signal.Signals, Callable[[], object]], ...] = (
+        (signal.SIGINT, lambda: None),
+        (signal.SIGTERM, lambda: process.send_signal(signal.SIGTERM)),
+    )
+    for signum, handler in handlers:
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(signum, process.send_signal, signum)
+            loop.add_signal_handler(signum, handler)
             forwarded.append(signum)
     try:
         await beat()

@@ -11,6 +11,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from novictl import __version__
+from novictl.core.autostop_health import read_autostop_health
 from novictl.daemon.operations import json_or_none
 from novictl.errors import StoreError
 
@@ -36,6 +37,10 @@ async def health_report(ctx: DaemonContext) -> tuple[int, dict[str, Any]]:
             # The counts say enough; the per-instance changes would grow a probe's answer with the fleet.
             last_sync.pop("changes", None)
         last_autostop = json_or_none(await ctx.store.get_meta(LAST_AUTOSTOP_META))
+        # The store's word, as `daemon check` reads it: another daemon sharing it may have run since.
+        stored = await read_autostop_health(ctx.store)
+        if stored is not None and (ctx.autostop_health is None or stored.at >= ctx.autostop_health.at):
+            ctx.autostop_health = stored
         checks["store"] = "ok" if ctx.pings.store_healthy else "recovering: buffered pings not written yet"
     except (StoreError, TimeoutError) as error:
         checks["store"] = f"unavailable: {getattr(error, 'message', 'no answer in time')}"

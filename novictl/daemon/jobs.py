@@ -177,8 +177,9 @@ class JobRunner:
 
     async def _autostop(self) -> None:
         # run_scheduled_autostop logs the run's one-line summary.
-        first, self._checked = not self._checked, True
-        self.ctx.last_autostop_check = await run_scheduled_autostop(self.ctx, first=first)
+        # Only a check that ran counts as the first: a failed or skipped one leaves the next to warn first.
+        self.ctx.last_autostop_check = await run_scheduled_autostop(self.ctx, first=not self._checked)
+        self._checked = True
 
     async def _settle(self) -> None:
         read = await self.ctx.settler.sweep()

@@ -72,16 +72,23 @@ async def run_scheduled_autostop(ctx: DaemonContext, *, first: bool = False) -> 
     ``first`` check of a daemon on a store that never ran one sends the due warnings and stops nothing:
     a daemon pointed at an account full of old instances says what it will stop, and when, first."""
     from novictl.core.autostop_health import AutoStopHealth
-    from novictl.core.autostop_runner import LAST_RUN_META, record_dry_run
+    from novictl.core.autostop_runner import COUNTERS, record_dry_run
 
-    warn_only = first and not ctx.autostop_dry_run and await ctx.store.get_meta(LAST_RUN_META) is None
+    # "Never ran one": no real run counted (a dry-run daemon's reports do not count).
+    never_ran = not (await ctx.store.get_counters()).get(COUNTERS["runs"])
+    warn_only = first and not ctx.autostop_dry_run and never_ran
     report = await run_autostop_check(ctx, dry_run=ctx.autostop_dry_run, warn_only=warn_only)
     if warn_only:
         log.warning("%s", report.first_check_line())
     elif report.dry_run:
         await record_dry_run(ctx.store, report)
-    problem = f"last run failed: {report.errors[0]}" if report.errors else None
-    ctx.autostop_health = AutoStopHealth(ctx.clock.now(), problem, report.gpu_source)
+    # One instance's failed stop is in the report; auto-stop could still act. A store it could not write
+    # or read to re-check is auto-stop unable to act.
+    store_errors = [e for e in report.errors if e.startswith(("store unreadable", "could not record"))]
+    problem = f"last run failed: {store_errors[0]}" if store_errors else None
+    # A run that needed no metrics read keeps what the last read found.
+    last = ctx.autostop_health.gpu_source if ctx.autostop_health else None
+    ctx.autostop_health = AutoStopHealth(ctx.clock.now(), problem, report.gpu_source or last)
     await ctx.autostop_health.save(ctx.store)
     return {"summary": report.summary_line(), **report.summary()}
 

@@ -68,6 +68,8 @@ class InstanceRecord(BaseModel):
     last_gpu_percent: float | None = None
     """The newest GPU sample (busiest GPU) the last auto-stop run read, and its time."""
     last_gpu_at: UtcDatetime | None = None
+    last_gpu_busy_at: UtcDatetime | None = None
+    """The latest busy GPU sample any run saw: activity even once it falls out of a later run's window."""
     """This instance's signs of use (``pings``, ``gpu``) when not the global ``autostop.activity``."""
     policy_changed_at: UtcDatetime | None = None
     pinned_until: UtcDatetime | None = None
@@ -93,6 +95,7 @@ TIMESTAMP_FIELDS: tuple[str, ...] = (
     "spot_reclaim_at",
     "data_expiry_warned_at",
     "last_gpu_at",
+    "last_gpu_busy_at",
 )
 """Every timestamp field of :class:`InstanceRecord`."""
 

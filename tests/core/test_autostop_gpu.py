@@ -70,10 +70,12 @@ async def test_a_never_pinged_instance_busy_on_its_gpu_is_kept_for_hours(world: 
     for _ in range(6):  # three hours of checks past the threshold since first sight
         report = await world.run()
         [entry] = report.entries
-        assert entry.verdict == "keep"
-        assert entry.reason.startswith("gpu 80% ")
+        assert (entry.verdict, entry.kept_by) == ("keep", "gpu")
+        # Read when the pings say idle ("gpu 80% 1m ago"); until that sample is a threshold old, the
+        # stored one keeps it without a new read ("gpu busy 31m ago").
+        assert entry.reason.startswith(("gpu 80% ", "gpu busy "))
         assert entry.reason.endswith(" ago")
-        assert report.gpu_source == "ok"
+        assert report.gpu_source in ("ok", None)  # None: nothing needed a read this run
         world.clock.advance(minutes=30)
     assert world.calls(instance_id, "stop") == 0
     assert world.server.state.instance(instance_id)["status"] == "running"
@@ -153,3 +155,15 @@ async def test_adopting_a_thousand_old_instances_stops_none_before_a_threshold_a
     world.clock.advance(seconds=1)
     assert (await world.run(activity=["pings"])).totals["stopped"] == 1000
     assert all(world.calls(i, "stop") == 1 for i in ids)
+
+
+async def test_gpu_use_seen_by_an_earlier_run_still_counts_when_metrics_go_missing(world: World) -> None:
+    [instance_id] = await adopt(world, 1, utilization=80)
+    world.clock.advance(THRESHOLD)
+    assert (await world.run()).entries[0].reason.startswith("gpu 80% ")
+    world.server.app.state.metrics.set_mode("not_found")  # the account's metrics vanish
+    world.clock.advance(minutes=30)
+    [entry] = (await world.run()).entries
+    assert entry.verdict == "keep"
+    assert entry.reason.startswith("gpu busy ")  # the busy sample the last run saw, 31 minutes ago
+    assert world.calls(instance_id, "stop") == 0

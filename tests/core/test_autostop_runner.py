@@ -543,3 +543,25 @@ async def test_a_declined_confirmation_stops_nothing_and_writes_nothing(
         )
     assert stops(emulator, instance_id) == 0
     assert (await store.get_counters()).get(COUNTERS["runs"], 0) == 0
+
+
+async def test_the_run_stops_only_what_the_person_confirmed(emulator, novita_client, store, clock) -> None:
+    shown, idle_since = running_instances(emulator, 2)
+    await track(store, clock, shown, used=45)
+    await track(store, clock, idle_since, used=19)  # one minute short at the prompt
+
+    def confirm(candidates) -> None:
+        assert [e.instance_id for e in candidates] == [shown]
+        clock.advance(minutes=2)  # the person takes their time
+
+    report = await run_autostop(
+        client=novita_client,
+        store=store,
+        settings_autostop=SETTINGS,
+        clock=clock,
+        dry_run=False,
+        confirm=confirm,
+    )
+    verdicts = {e.instance_id: e.verdict for e in report.entries}
+    assert verdicts == {shown: "stopped", idle_since: "keep"}
+    assert stops(emulator, idle_since) == 0

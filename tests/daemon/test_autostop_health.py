@@ -137,3 +137,14 @@ async def test_metrics_count_what_kept_each_instance_and_its_gpu_use(
     assert f'novictl_instance_gpu_utilization_ratio{{instance="{busy}"}} 0.8' in text
     listed = {i["id"]: i for i in (await harness.http.get("/api/instances")).json()["instances"]}
     assert listed[busy]["lastGpuPercent"] == 80  # the run kept the sample it read
+
+
+async def test_a_failed_first_check_leaves_the_next_one_to_warn_first(daemon_harness, emulator) -> None:
+    harness, clock, runner, _ = await adopted_long_ago(daemon_harness, emulator, 2)
+    emulator.state.script_fault("status", status=401, count=100)
+    assert await runner.autostop() == "failed"
+    emulator.state.clear_script()
+    clock.advance(minutes=5)
+    assert await runner.autostop() == "ran"  # still the first that ran: warnings only
+    assert emulator.state.calls["POST /gpu/instance/stop"] == 0
+    assert harness.ctx.last_autostop_check["dryRun"] is True
