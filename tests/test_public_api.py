@@ -39,7 +39,7 @@ PUBLIC = {
         "resolve_config_path", "setting_keys",
     ],
     "novictl.core.sync": ["SYNC_LOCK", "SyncChange", "SyncOptions", "SyncResult", "sync_instances"],
-    "novictl.core.clock": ["Clock", "FrozenClock", "SystemClock", "as_utc", "iso_or_none", "utcnow"],
+    "novictl.clock": ["Clock", "FrozenClock", "SystemClock", "as_utc", "iso_or_none", "utcnow"],
 }  # fmt: skip
 
 

@@ -303,8 +303,8 @@ def pin(
     counts from the end of the pin."""
     from datetime import timedelta
 
+    from novictl.clock import utcnow
     from novictl.core.autostop import parse_timestamp, pin_instance
-    from novictl.core.clock import utcnow
 
     if (for_ is None) == (until is None):
         raise UsageError("give exactly one of --for DURATION and --until TIME")
@@ -387,8 +387,8 @@ def print_report(state: App, report: "AutoStopReport", *, as_json: bool) -> None
 
 def _control(state: App, ref: str, change: Any, json_output: bool) -> None:
     """Resolve ``ref``, apply ``change(store, record)``, print the instance's auto-stop settings."""
+    from novictl.clock import utcnow
     from novictl.core.autostop import describe_autostop, policy_dict
-    from novictl.core.clock import utcnow
 
     async def go() -> "InstanceRecord":
         async with state.open_store() as store:
@@ -443,7 +443,7 @@ def _last_run(last: dict[str, Any] | None) -> str:
         return "never"
     from datetime import UTC, datetime
 
-    from novictl.core.clock import utcnow
+    from novictl.clock import utcnow
     from novictl.core.instance_view import ago
 
     totals = last.get("totals", {})

@@ -69,7 +69,7 @@ def check(ctx: typer.Context, json_output: JsonFlag = False) -> None:
 
     For monitoring: `novictl daemon check || alert`. Reads the heartbeat from the state store.
     """
-    from novictl.core.clock import SystemClock
+    from novictl.clock import SystemClock
     from novictl.daemon.heartbeat import check_heartbeat
 
     state = get_app(ctx)

@@ -39,7 +39,7 @@ def demo(
     import time
     from datetime import timedelta
 
-    from novictl.core.clock import utcnow
+    from novictl.clock import utcnow
     from novictl.core.durations import parse_duration
     from novictl.emulator import EmulatorConfig, EmulatorServer
 
@@ -152,7 +152,7 @@ async def _adopted_yesterday(app: App) -> None:
     """Move the first sight of every adopted instance back a day (the demo's store only)."""
     from datetime import timedelta
 
-    from novictl.core.clock import utcnow
+    from novictl.clock import utcnow
 
     async with app.open_store() as store:
         records = await store.get_all()

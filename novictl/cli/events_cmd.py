@@ -55,7 +55,7 @@ def events(
     With --json: {"events": [...], "total": N}, newest first (as GET /api/events). With --follow the table
     keeps growing (JSON: one event per line) until Ctrl-C, which exits 0.
     """
-    from novictl.core.clock import utcnow
+    from novictl.clock import utcnow
     from novictl.core.durations import parse_duration
     from novictl.errors import UsageError
 

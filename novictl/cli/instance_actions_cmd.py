@@ -135,8 +135,8 @@ def _run_action(
 
 
 async def _act(app: App, action: str, ref: str, waiting: tuple[float, float] | None) -> "LifecycleOutcome":
+    from novictl.clock import SystemClock
     from novictl.core import instances
-    from novictl.core.clock import SystemClock
 
     operations = {
         "start": instances.start,

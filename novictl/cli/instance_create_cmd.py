@@ -105,7 +105,7 @@ def create(
 
 async def _create(app: App, spec: Any, waiting: tuple[float, float] | None, *, quiet: bool) -> dict[str, Any]:
     from novictl.cli.output import console
-    from novictl.core.clock import SystemClock
+    from novictl.clock import SystemClock
     from novictl.core.instance_view import instance_summary, money
     from novictl.core.instances import create, wait_and_record
 

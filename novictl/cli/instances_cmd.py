@@ -49,7 +49,7 @@ def list_instances(
     the stored state is shown with a warning.
     """
 
-    from novictl.core.clock import SystemClock
+    from novictl.clock import SystemClock
     from novictl.core.instance_lookup import select_listed
     from novictl.core.instance_view import instance_summary
 
@@ -148,7 +148,7 @@ def show(ctx: typer.Context, ref: RefArgument, json_output: JsonFlag = False) ->
 
 
 async def _detail_for(app: App, ref: str) -> dict[str, Any]:
-    from novictl.core.clock import SystemClock
+    from novictl.clock import SystemClock
     from novictl.core.gpu_activity import read_recent_gpu
     from novictl.core.instance_view import instance_detail
     from novictl.core.instances import resolve

@@ -38,7 +38,7 @@ def touch(
     from the store alone, so a job without the Novita API key can ping an instance novictl tracks.
     """
     from novictl.cli.autostop_cmd import resolve_record
-    from novictl.core.clock import utcnow
+    from novictl.clock import utcnow
     from novictl.core.pings import parse_timestamp, record_ping
 
     state = get_app(ctx)

@@ -33,7 +33,7 @@ def send_test(
 
     Signed with webhook.secret (WEBHOOK_SECRET) when it is set. Exit 0 on a 2xx answer, 1 otherwise.
     """
-    from novictl.core.clock import utcnow
+    from novictl.clock import utcnow
     from novictl.core.webhooks import post_webhook, webhook_client
     from novictl.errors import UsageError
     from novictl.redact import mask_url
@@ -144,7 +144,7 @@ def _test_body() -> tuple[str, bytes]:
     import json
     import uuid
 
-    from novictl.core.clock import utcnow
+    from novictl.clock import utcnow
 
     event_id = uuid.uuid4().hex
     body = {
@@ -168,7 +168,7 @@ async def deliver_unless_daemon(store: "StateStore", settings: "Settings") -> No
         # Most commands queue nothing: one cheap count spares them importing the HTTP sender.
         if not (await store.delivery_counts()).get("pending"):
             return
-        from novictl.core.clock import utcnow
+        from novictl.clock import utcnow
         from novictl.core.webhooks import deliver_now
         from novictl.daemon.heartbeat import check_heartbeat
 

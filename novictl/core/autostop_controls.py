@@ -10,11 +10,11 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
+from novictl.clock import Clock, SystemClock
 from novictl.config.models import AutoStopSettings
 from novictl.core import events
 from novictl.core.autostop_health import read_autostop_health
 from novictl.core.autostop_runner import COUNTERS, LAST_RUN_META, OPEN_STOP_KEY, settle_saving
-from novictl.core.clock import Clock, SystemClock
 from novictl.core.durations import MAX_DURATION
 from novictl.errors import NotFoundError, UsageError
 from novictl.store.base import StateStore

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol, TypeAlias
 
-from novictl.core.clock import iso_or_none
+from novictl.clock import iso_or_none
 from novictl.core.durations import format_duration
 from novictl.core.records import RUNNING, TERMINATED
 from novictl.novita.models import Instance

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from novictl.clock import Clock, SystemClock
 from novictl.core import events as audit
 from novictl.core import instances
 from novictl.core.autostop_accounting import (
@@ -50,7 +51,6 @@ from novictl.core.autostop_policy import (
     judge,
 )
 from novictl.core.bulk_gc import bulk_gc
-from novictl.core.clock import Clock, SystemClock
 from novictl.core.records import RUNNING
 from novictl.errors import NovictlError, NovitaError, NovitaNotFound, StoreError
 from novictl.novita.client import NovitaClient

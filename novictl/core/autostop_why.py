@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from novictl.clock import Clock, SystemClock, iso_or_none
 from novictl.core.autostop_accounting import LAST_RUN_META
 from novictl.core.autostop_gpu import read_gpu_evidence
 from novictl.core.autostop_policy import (
@@ -21,7 +22,6 @@ from novictl.core.autostop_policy import (
     activity_of,
     judge,
 )
-from novictl.core.clock import Clock, SystemClock, iso_or_none
 from novictl.core.records import RUNNING
 from novictl.errors import NovitaError, NovitaNotFound
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from novictl.core.clock import as_utc, iso_or_none
+from novictl.clock import as_utc, iso_or_none
 from novictl.core.durations import format_duration
 from novictl.store.outbox import Delivery
 from novictl.store.records import Event, InstanceRecord

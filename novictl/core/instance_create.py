@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import SecretStr
 
+from novictl.clock import Clock, SystemClock
 from novictl.core import events
-from novictl.core.clock import Clock, SystemClock
 from novictl.core.products import pick_cheapest
 from novictl.core.records import TERMINATED, hourly_price
 from novictl.core.regions import resolve_clusters

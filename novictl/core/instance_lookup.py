@@ -14,8 +14,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from novictl.clock import Clock, SystemClock
 from novictl.core import events as audit
-from novictl.core.clock import Clock, SystemClock
 from novictl.core.records import NOVITA_FIELDS, TERMINATED, record_from_instance
 from novictl.errors import AmbiguousName, LockHeld, NotFoundError, NovitaError, NovitaNotFound
 from novictl.novita.models import InstanceStatus

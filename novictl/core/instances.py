@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from novictl.clock import Clock, SystemClock
 from novictl.core import events
-from novictl.core.clock import Clock, SystemClock
 from novictl.core.instance_create import CreateSpec, create, parse_env, parse_port
 from novictl.core.instance_lookup import (
     LIST_CACHE_TTL_SECONDS,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from novictl.core.clock import Clock, SystemClock, as_utc
+from novictl.clock import Clock, SystemClock, as_utc
 from novictl.errors import NotFoundError, UsageError
 from novictl.store.base import StateStore
 from novictl.store.records import InstanceRecord

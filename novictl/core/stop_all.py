@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from novictl.core.instances import LifecycleOutcome, running_instances, stop_many
 
 if TYPE_CHECKING:
-    from novictl.core.clock import Clock
+    from novictl.clock import Clock
     from novictl.novita.client import NovitaClient
     from novictl.store.base import StateStore
     from novictl.store.records import InstanceRecord

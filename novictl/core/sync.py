@@ -22,9 +22,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
+from novictl.clock import Clock, SystemClock
 from novictl.core import events as audit
 from novictl.core.bulk_gc import bulk_gc
-from novictl.core.clock import Clock, SystemClock
 from novictl.core.records import (
     NOVITA_FIELDS,
     RUNNING,

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import httpx
 from pydantic import SecretStr
 
-from novictl.core.clock import Clock, SystemClock
+from novictl.clock import Clock, SystemClock
 from novictl.redact import mask_url
 from novictl.store.outbox import Delivery, DeliveryAttempt, DeliveryOutcome
 

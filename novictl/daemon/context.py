@@ -20,9 +20,9 @@ from novictl.daemon.settle import Settler
 T = TypeVar("T")
 
 if TYPE_CHECKING:
+    from novictl.clock import Clock
     from novictl.config import Settings
     from novictl.core.autostop_health import AutoStopHealth
-    from novictl.core.clock import Clock
     from novictl.novita.client import NovitaClient
     from novictl.store.base import StateStore
 

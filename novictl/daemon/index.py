@@ -22,7 +22,7 @@ from novictl.errors import AmbiguousName, NotFoundError
 from novictl.store.records import InstanceRecord
 
 if TYPE_CHECKING:
-    from novictl.core.clock import Clock
+    from novictl.clock import Clock
     from novictl.novita.client import NovitaClient
     from novictl.store.base import StateStore
 

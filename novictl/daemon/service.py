@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
-from novictl.core.clock import Clock, SystemClock
+from novictl.clock import Clock, SystemClock
 from novictl.daemon.context import DaemonContext, new_daemon_id
 from novictl.daemon.jobs import JobOutcome, JobRunner, JobSchedule
 from novictl.daemon.security import require_token_for_host

@@ -24,7 +24,7 @@ from novictl.errors import NovictlError, WaitTimeout
 from novictl.novita.models import InstanceStatus
 
 if TYPE_CHECKING:
-    from novictl.core.clock import Clock
+    from novictl.clock import Clock
     from novictl.daemon.index import InstanceIndex
     from novictl.novita.client import NovitaClient
     from novictl.store.base import StateStore

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from novictl.core.clock import Clock
+from novictl.clock import Clock
 from novictl.errors import ConfigError
 from novictl.store.base import REPAIRS_COUNTER, StateStore, StoreOptions, StoreSettings
 from novictl.store.records import Event, InstanceRecord

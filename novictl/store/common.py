@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from pydantic import ValidationError
 
-from novictl.core.clock import Clock, SystemClock
+from novictl.clock import Clock, SystemClock
 from novictl.errors import LockHeld, StoreError
 from novictl.store.records import InstanceRecord
 from novictl.store.repair import TimestampRepair, repair_record_timestamps

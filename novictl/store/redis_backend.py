@@ -18,7 +18,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import AuthenticationError, NoScriptError, RedisError
 
-from novictl.core.clock import Clock
+from novictl.clock import Clock
 from novictl.errors import StoreError
 from novictl.redact import mask_url
 from novictl.store import redis_outbox, redis_scripts

@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from novictl.core.clock import Clock
+from novictl.clock import Clock
 from novictl.errors import StoreError
 from novictl.store import sqlite_outbox as outbox
 from novictl.store.base import REPAIRS_COUNTER

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from novictl.core.clock import FrozenClock, utcnow
+from novictl.clock import FrozenClock, utcnow
 from tests.fixtures.daemon import seed_running
 
 

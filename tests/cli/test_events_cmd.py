@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from novictl.core.clock import utcnow
+from novictl.clock import utcnow
 from novictl.core.webhooks import verify_signature
 from tests.fixtures.lifecycle import CliRunner
 from tests.fixtures.webhook_receiver import WebhookReceiver

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from novictl.clock import FrozenClock
 from novictl.config.models import AutoStopSettings
 from novictl.core.autostop import run_autostop
-from novictl.core.clock import FrozenClock
 from novictl.core.sync import SyncOptions, sync_instances
 from novictl.novita import NovitaClient
 from novictl.store import StateStore

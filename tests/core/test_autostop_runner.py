@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from novictl.clock import FrozenClock
 from novictl.config.models import AutoStopSettings
 from novictl.core.autostop import (
     COUNTERS,
@@ -25,7 +26,6 @@ from novictl.core.autostop import (
     record_ping,
     run_autostop,
 )
-from novictl.core.clock import FrozenClock
 from novictl.core.lifecycle import wait_for_status
 from novictl.errors import StoreError
 from novictl.novita import NovitaClient

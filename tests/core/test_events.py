@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
+from novictl.clock import FrozenClock
 from novictl.config.models import AutoStopSettings
 from novictl.core import events, instances
 from novictl.core.autostop import record_ping, run_autostop
-from novictl.core.clock import FrozenClock
 from novictl.novita import NovitaClient
 from novictl.store import StateStore
 from tests.fixtures.store import StoreFactory, sample_record

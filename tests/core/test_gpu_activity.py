@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from novictl.core.clock import utcnow
+from novictl.clock import utcnow
 from novictl.core.gpu_activity import read_recent_gpu
 
 

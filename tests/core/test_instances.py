@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
+from novictl.clock import FrozenClock
 from novictl.core import instances
-from novictl.core.clock import FrozenClock
 from novictl.core.instances import CreateSpec
 from novictl.errors import (
     AmbiguousName,

@@ -161,6 +161,6 @@ async def test_a_start_without_capacity_says_so_and_deletes_nothing(
 
 
 def _now() -> Any:
-    from novictl.core.clock import utcnow
+    from novictl.clock import utcnow
 
     return utcnow()

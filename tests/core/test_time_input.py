@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from novictl.core.clock import as_utc
+from novictl.clock import as_utc
 from novictl.core.durations import MAX_DURATION, parse_duration
 from novictl.core.pings import parse_timestamp
 from novictl.errors import UsageError

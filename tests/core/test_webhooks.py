@@ -9,9 +9,9 @@ import time
 from datetime import timedelta
 from typing import Any
 
+from novictl.clock import FrozenClock
 from novictl.config.models import WebhookSettings
 from novictl.core import events
-from novictl.core.clock import FrozenClock
 from novictl.core.webhooks import (
     DELIVERY_HEADER,
     SIGNATURE_HEADER,

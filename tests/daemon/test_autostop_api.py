@@ -8,8 +8,8 @@ import asyncio
 import logging
 from datetime import timedelta
 
+from novictl.clock import FrozenClock, utcnow
 from novictl.core.autostop import AUTOSTOP_LOCK, autostop_stats, pin_instance, set_autostop_policy
-from novictl.core.clock import FrozenClock, utcnow
 from novictl.daemon.jobs import JobRunner, JobSchedule
 from tests.fixtures.daemon import seed_running
 

@@ -9,8 +9,8 @@ from datetime import timedelta
 
 import pytest
 
+from novictl.clock import FrozenClock, utcnow
 from novictl.core.autostop import autostop_stats
-from novictl.core.clock import FrozenClock, utcnow
 from novictl.daemon.heartbeat import check_heartbeat
 from novictl.daemon.jobs import JobRunner, JobSchedule
 from tests.fixtures.daemon import seed_running

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from novictl.cli.app import main
-from novictl.core.clock import utcnow
+from novictl.clock import utcnow
 from novictl.daemon.heartbeat import Heartbeat, write_heartbeat
 from novictl.store import StoreOptions, open_store
 

@@ -8,8 +8,8 @@ import uuid
 
 import pytest
 
+from novictl.clock import FrozenClock, utcnow
 from novictl.core.autostop import run_autostop
-from novictl.core.clock import FrozenClock, utcnow
 from novictl.core.sync import SyncOptions, sync_instances
 from novictl.daemon.heartbeat import check_heartbeat
 from novictl.daemon.jobs import JobRunner, JobSchedule
@@ -56,7 +56,7 @@ async def test_two_daemons_on_one_redis_act_once_per_tick(
 
 
 async def test_run_once_writes_a_fresh_heartbeat(daemon_settings, emulator) -> None:
-    from novictl.core.clock import SystemClock
+    from novictl.clock import SystemClock
     from novictl.store import open_store
 
     settings = daemon_settings()

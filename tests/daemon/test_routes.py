@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from novictl.core.clock import FrozenClock, utcnow
+from novictl.clock import FrozenClock, utcnow
 from novictl.core.sync import SYNC_LOCK
 from tests.fixtures.daemon import seed_running
 

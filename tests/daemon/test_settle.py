@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from novictl.core.clock import FrozenClock, utcnow
+from novictl.clock import FrozenClock, utcnow
 from novictl.daemon.jobs import JobRunner, JobSchedule
 from tests.fixtures.daemon import seed_running
 

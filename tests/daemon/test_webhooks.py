@@ -14,9 +14,9 @@ from typing import Any
 
 import httpx
 
+from novictl.clock import utcnow
 from novictl.config import Settings
 from novictl.core import events
-from novictl.core.clock import utcnow
 from novictl.daemon.jobs import JobSchedule
 from novictl.daemon.service import Daemon
 from novictl.store import open_store

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, timedelta
 
-from novictl.core.clock import FrozenClock
+from novictl.clock import FrozenClock
 from novictl.store import InstanceRecord, StateStore
 from tests.fixtures.store import StoreFactory, sample_record
 

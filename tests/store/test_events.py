@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from novictl.core.clock import FrozenClock
+from novictl.clock import FrozenClock
 from novictl.store import Event, StateStore
 from tests.fixtures.store import StoreFactory
 

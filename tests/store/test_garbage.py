@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from novictl.core.clock import FrozenClock
+from novictl.clock import FrozenClock
 from novictl.store import REPAIRS_COUNTER, StateStore
 from tests.fixtures.store import RawRecordWriter, sample_record
 

@@ -14,7 +14,7 @@ from datetime import timedelta
 
 import pytest
 
-from novictl.core.clock import FrozenClock, utcnow
+from novictl.clock import FrozenClock, utcnow
 from novictl.errors import LockHeld
 from novictl.store import StateStore, StoreOptions
 from tests.fixtures.store import StoreFactory

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from novictl.core.clock import FrozenClock
+from novictl.clock import FrozenClock
 from novictl.errors import StoreError
 from novictl.store import StoreOptions, open_store
 from novictl.store.redis_backend import SCHEMA_VERSION, RedisStore, redact_url

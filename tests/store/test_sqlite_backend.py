@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from novictl.core.clock import FrozenClock
+from novictl.clock import FrozenClock
 from novictl.errors import ConfigError, StoreError
 from novictl.store import StoreOptions, open_store
 from novictl.store.sqlite_backend import SCHEMA_VERSION, SqliteStore

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from novictl.core.clock import FrozenClock
+from novictl.clock import FrozenClock
 from tests.fixtures.daemon import seed_running
 
 

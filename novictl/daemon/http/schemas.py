@@ -11,8 +11,8 @@ from typing import Annotated, Any
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
+from novictl.clock import as_utc, iso_or_none
 from novictl.core.autostop_policy import AutoStopSettingsLike
-from novictl.core.clock import as_utc, iso_or_none
 from novictl.store.records import Event, InstanceRecord
 
 __all__ = [
