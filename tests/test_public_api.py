@@ -25,7 +25,7 @@ PUBLIC = {
         "TemplatePort", "counts_as_failure", "is_retryable", "normalize_base_url", "parse_retry_after",
     ],
     "novictl.store": [
-        "Event", "InstanceRecord", "REPAIRS_COUNTER", "StateStore", "StoreOptions", "StoreSettings",
+        "Event", "InstanceRecord", "REPAIRS_COUNTER", "StateStore", "StoreOptions", "StoreSettingsLike",
         "open_store", "sqlite_path_from_url",
     ],
     "novictl.emulator": [

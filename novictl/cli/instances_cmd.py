@@ -110,7 +110,7 @@ async def _fetch(app: App, *, refresh: bool) -> "list[InstanceRecord]":
         needs_refresh,
         refresh_store,
     )
-    from novictl.core.records import UNSETTLED
+    from novictl.core.record_mapping import UNSETTLED
     from novictl.errors import ConfigError, NovitaError
 
     max_age = None if refresh else LIST_CACHE_TTL_SECONDS
@@ -152,7 +152,7 @@ async def _detail_for(app: App, ref: str) -> dict[str, Any]:
     from novictl.core.gpu_activity import read_recent_gpu
     from novictl.core.instance_view import instance_detail
     from novictl.core.instances import resolve
-    from novictl.core.records import NOVITA_FIELDS, record_from_instance
+    from novictl.core.record_mapping import NOVITA_FIELDS, record_from_instance
     from novictl.errors import NovitaNotFound, NovitaUnavailable
 
     clock = SystemClock()

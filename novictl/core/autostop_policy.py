@@ -26,7 +26,7 @@ from typing import Any, Literal, Protocol, TypeAlias
 
 from novictl.clock import iso_or_none
 from novictl.core.durations import format_duration
-from novictl.core.records import RUNNING, TERMINATED
+from novictl.core.record_mapping import RUNNING, TERMINATED
 from novictl.novita.models import Instance
 from novictl.store.records import InstanceRecord
 

@@ -51,7 +51,7 @@ from novictl.core.autostop_policy import (
     judge,
 )
 from novictl.core.bulk_gc import bulk_gc
-from novictl.core.records import RUNNING
+from novictl.core.record_mapping import RUNNING
 from novictl.errors import NovictlError, NovitaError, NovitaNotFound, StoreError
 from novictl.novita.client import NovitaClient
 from novictl.novita.models import Instance

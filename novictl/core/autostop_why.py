@@ -22,7 +22,7 @@ from novictl.core.autostop_policy import (
     activity_of,
     judge,
 )
-from novictl.core.records import RUNNING
+from novictl.core.record_mapping import RUNNING
 from novictl.errors import NovitaError, NovitaNotFound
 
 if TYPE_CHECKING:

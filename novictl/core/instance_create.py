@@ -19,7 +19,7 @@ from pydantic import SecretStr
 from novictl.clock import Clock, SystemClock
 from novictl.core import events
 from novictl.core.products import pick_cheapest
-from novictl.core.records import TERMINATED, hourly_price
+from novictl.core.record_mapping import TERMINATED, hourly_price
 from novictl.core.regions import resolve_clusters
 from novictl.errors import ConflictError, NotFoundError, UsageError
 from novictl.novita.models import CreateInstanceRequest, EnvVar, InstanceStatus

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from novictl.clock import Clock, SystemClock
 from novictl.core import events as audit
-from novictl.core.records import NOVITA_FIELDS, TERMINATED, record_from_instance
+from novictl.core.record_mapping import NOVITA_FIELDS, TERMINATED, record_from_instance
 from novictl.errors import AmbiguousName, LockHeld, NotFoundError, NovitaError, NovitaNotFound
 from novictl.novita.models import InstanceStatus
 from novictl.store.records import InstanceRecord

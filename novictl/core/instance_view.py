@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from novictl.clock import iso_or_none
 from novictl.core.autostop_policy import AutoStopSettingsLike, describe_autostop
 from novictl.core.durations import format_duration
-from novictl.core.records import RUNNING, data_kept_until
+from novictl.core.record_mapping import RUNNING, data_kept_until
 from novictl.redact import mask_url
 
 if TYPE_CHECKING:

@@ -32,7 +32,7 @@ from novictl.core.instance_lookup import (
     running_instances,
 )
 from novictl.core.lifecycle import wait_for_status
-from novictl.core.records import (
+from novictl.core.record_mapping import (
     DEFAULT_KEEP_DATA_DAYS,
     NOVITA_FIELDS,
     TERMINATED,

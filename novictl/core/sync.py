@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from novictl.clock import Clock, SystemClock
 from novictl.core import events as audit
 from novictl.core.bulk_gc import bulk_gc
-from novictl.core.records import (
+from novictl.core.record_mapping import (
     NOVITA_FIELDS,
     RUNNING,
     TERMINATED,

@@ -39,8 +39,8 @@ __all__ = [
     "EVENT_HEADER",
     "SIGNATURE_HEADER",
     "DeliveryReport",
-    "RetryPolicy",
     "SendResult",
+    "WebhookRetryPolicy",
     "WebhookSender",
     "WebhookSettingsLike",
     "classify",
@@ -131,7 +131,7 @@ def classify(status_code: int | None) -> DeliveryOutcome:
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
+class WebhookRetryPolicy:
     """Exponential backoff: ``first_delay``, doubling, at most ``max_delay`` apart, while the delivery is
     younger than ``give_up_after`` (10 s, 20 s, 40 s … 10 min: about ten attempts in an hour)."""
 
@@ -140,7 +140,7 @@ class RetryPolicy:
     max_delay: timedelta = timedelta(minutes=10)
 
     @classmethod
-    def from_settings(cls, settings: WebhookSettingsLike) -> RetryPolicy:
+    def from_settings(cls, settings: WebhookSettingsLike) -> WebhookRetryPolicy:
         return cls(give_up_after=timedelta(minutes=settings.max_retry_minutes))
 
     def delay(self, attempts_made: int) -> timedelta:
@@ -232,13 +232,13 @@ class WebhookSender:
         settings: WebhookSettingsLike,
         *,
         clock: Clock | None = None,
-        policy: RetryPolicy | None = None,
+        policy: WebhookRetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ):
         self.store = store
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
-        self.policy = policy or RetryPolicy.from_settings(settings)
+        self.policy = policy or WebhookRetryPolicy.from_settings(settings)
         self.transport = transport
         self.outcomes: Counter[str] = Counter()
         """Attempts by outcome (``delivered``, ``retry``, ``failed``) plus ``dropped`` deliveries."""

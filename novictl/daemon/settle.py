@@ -19,7 +19,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from novictl.core.records import UNSETTLED
+from novictl.core.record_mapping import UNSETTLED
 from novictl.errors import NovictlError, WaitTimeout
 from novictl.novita.models import InstanceStatus
 

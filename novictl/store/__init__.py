@@ -9,7 +9,7 @@ from pathlib import Path
 
 from novictl.clock import Clock
 from novictl.errors import ConfigError
-from novictl.store.base import REPAIRS_COUNTER, StateStore, StoreOptions, StoreSettings
+from novictl.store.base import REPAIRS_COUNTER, StateStore, StoreOptions, StoreSettingsLike
 from novictl.store.records import Event, InstanceRecord
 
 __all__ = [
@@ -18,7 +18,7 @@ __all__ = [
     "InstanceRecord",
     "StateStore",
     "StoreOptions",
-    "StoreSettings",
+    "StoreSettingsLike",
     "open_store",
     "sqlite_path_from_url",
 ]
@@ -39,7 +39,7 @@ def sqlite_path_from_url(url: str, default: Path) -> Path | None:
     return None
 
 
-async def open_store(store_settings: StoreSettings, *, clock: Clock | None = None) -> StateStore:
+async def open_store(store_settings: StoreSettingsLike, *, clock: Clock | None = None) -> StateStore:
     """Open the store the settings name: SQLite (the file and its directory are created, mode 0600) when
     ``store.url`` is empty or ``sqlite://…``, Redis for ``redis://``, ``rediss://`` (TLS) or ``unix://``.
     Migrates the schema and checks the store answers; raises ``StoreError`` when it does not, and

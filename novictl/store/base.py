@@ -28,7 +28,7 @@ from typing import Protocol, runtime_checkable
 from novictl.store.outbox import Delivery, DeliveryState
 from novictl.store.records import Event, InstanceRecord
 
-__all__ = ["REPAIRS_COUNTER", "StateStore", "StoreOptions", "StoreSettings", "default_sqlite_path"]
+__all__ = ["REPAIRS_COUNTER", "StateStore", "StoreOptions", "StoreSettingsLike", "default_sqlite_path"]
 
 REPAIRS_COUNTER = "store.repairs"
 """Counter (in :meth:`StateStore.get_counters`) of timestamp fields repaired and written back."""
@@ -40,7 +40,7 @@ def default_sqlite_path() -> Path:
     return Path(base) / "novictl" / "state.db"
 
 
-class StoreSettings(Protocol):
+class StoreSettingsLike(Protocol):
     """The part of the settings the store needs (``settings.store`` satisfies it)."""
 
     @property
@@ -71,7 +71,7 @@ class StoreSettings(Protocol):
 
 @dataclass(frozen=True)
 class StoreOptions:
-    """A plain :class:`StoreSettings`, for tests, benchmarks and tools that have no full settings object."""
+    """A plain :class:`StoreSettingsLike`, for tests, benchmarks and tools without a full settings object."""
 
     url: str = ""
     key_prefix: str = "novictl:"

@@ -10,7 +10,7 @@ import pytest
 
 from novictl.core import events as audit
 from novictl.core import instances
-from novictl.core.records import record_from_instance
+from novictl.core.record_mapping import record_from_instance
 from novictl.core.sync import SyncOptions, sync_instances
 from novictl.errors import NovictlError
 from novictl.novita.models import Instance
